@@ -1,0 +1,20 @@
+#!/bin/sh
+# Set up, build and run every test; ends with "N passed, N failed, N skipped".
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/install-deps.sh" || exit 1
+"$top/scripts/build.sh" || { echo "pydeadlock: build failed" >&2; exit 1; }
+cd "$top/build"
+make -j"$(nproc)" check > check.out 2>&1
+status=$?
+grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.out
+for log in $(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2.log/p' check.out); do
+	echo "---- $log"
+	tail -n 30 "$log"
+done
+count() { grep -c "^$1:" check.out; }
+passed=$(count PASS)
+failed=$(( $(count FAIL) + $(count ERROR) + $(count XPASS) ))
+skipped=$(count SKIP)
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" = 0 ] && [ "$failed" = 0 ]

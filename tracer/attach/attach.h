@@ -1,0 +1,24 @@
+/*
+ * pydeadlock attach: from a PID to a process model (threads, states,
+ * waits, owners, stacks).  The verdict is analysis/'s business.
+ */
+#ifndef PD_ATTACH_H
+#define PD_ATTACH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/model.h"
+
+/*
+ * Check that pid can be attached to, stop it for a snapshot, let it go,
+ * and describe it in pm.  Returns 0, or -1 with a one-line reason (and
+ * where there is one, the fix) in err; the process is never left stopped.
+ */
+int attach_process(pid_t pid, struct process_model *pm, char *err,
+		   size_t err_size);
+
+/* Parse a PID argument strictly; returns it or -1. */
+pid_t attach_parse_pid(const char *arg);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Reading another process's memory with process_vm_readv(2): one system
+ * call per read, no ptrace stop needed, and a page cache for the read-only
+ * data (unwind tables, symbols) that is read many times in small pieces.
+ */
+#ifndef PD_TARGET_MEM_H
+#define PD_TARGET_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Reads len bytes at addr; returns 0 when all were read, -1 otherwise. */
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+#define MEMCACHE_PAGES 512	/* 2 MiB: the unwind tables of a Python process */
+
+struct memcache {
+	pid_t pid;
+	struct memcache_page {
+		uint64_t addr;	/* page address, 0 = empty */
+		uint8_t data[4096];
+	} *pages;
+	uint64_t hits, misses;
+};
+
+int memcache_init(struct memcache *mc, pid_t pid);
+void memcache_fini(struct memcache *mc);
+/* As target_read, through the cache (for memory that does not change). */
+int memcache_read(struct memcache *mc, uint64_t addr, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,151 @@
+/* The pydeadlock command line: parse, dispatch, map outcomes to exit codes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/verdict.h"
+#include "common/error.h"
+#include "config.h"
+#include "tracer/attach/attach.h"
+#include "ui/report.h"
+
+#define EXIT_NO_DEADLOCK 0
+#define EXIT_DEADLOCK 1
+
+static const char usage_text[] =
+	"Usage: pydeadlock attach [--json] [--stats] PID\n"
+	"       pydeadlock run [OPTIONS] -- CMD [ARG...]\n"
+	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
+	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
+	"       pydeadlock --help | --version\n"
+	"\n"
+	"attach  stop process PID for a few milliseconds, read every thread's\n"
+	"        stack, what it waits for and who holds it, report deadlocks,\n"
+	"        and let the process go on as it was.\n"
+	"        --json   print the report as one JSON object\n"
+	"        --stats  print how long the process was stopped (stderr)\n"
+	"        --debug  print what pydeadlock is doing (stderr)\n"
+	"\n"
+	"Exit status of attach: 0 no deadlock, 1 deadlock found, 2 usage or\n"
+	"attach error.  See pydeadlock(1).\n";
+
+static void usage(FILE *out)
+{
+	fputs(usage_text, out);
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1e3 +
+	       (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "break", no_argument, NULL, 'b' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false, stats = false;
+	struct process_model pm;
+	struct timespec start;
+	char err[512];
+	pid_t pid;
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;	/* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			stats = true;
+			break;
+		case 'd':
+			debug_enabled = true;
+			break;
+		case 'b':
+			error_msg("attach --break needs the process to run under the shim ('pydeadlock run'), which this version does not have yet");
+			return EXIT_USAGE;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			error_msg("attach: unknown option '%s' (see 'pydeadlock --help')",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		error_msg(optind == argc ? "attach: missing PID"
+					 : "attach: expected one PID, got more arguments");
+		return EXIT_USAGE;
+	}
+	pid = attach_parse_pid(argv[optind]);
+	if (pid < 0) {
+		error_msg("attach: '%s' is not a process ID (a positive integer)",
+			  argv[optind]);
+		return EXIT_USAGE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (attach_process(pid, &pm, err, sizeof(err)) < 0) {
+		error_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	if (verdict_compute(&pm) < 0) {
+		error_msg("out of memory while analysing process %d", pid);
+		model_free(&pm);
+		return EXIT_USAGE;
+	}
+	if (json)
+		report_json(stdout, &pm);
+	else
+		report_text(stdout, &pm);
+	fflush(stdout);
+	if (stats)
+		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",
+			pm.n_threads, pm.stopped_ns / 1e6, elapsed_ms(&start));
+	rc = pm.n_deadlocks ? EXIT_DEADLOCK : EXIT_NO_DEADLOCK;
+	model_free(&pm);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (getenv("PYDEADLOCK_DEBUG") && strcmp(getenv("PYDEADLOCK_DEBUG"), "0"))
+		debug_enabled = true;
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("pydeadlock %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run") || !strcmp(cmd, "replay") || !strcmp(cmd, "explore")) {
+		error_msg("'%s' is not available in this version yet; 'attach' is", cmd);
+		return EXIT_USAGE;
+	}
+	error_msg("unknown command '%s' (try 'pydeadlock --help')", cmd);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,12 @@
+/* Printing a process model with its verdict: text (jstack-like) and JSON. */
+#ifndef PD_REPORT_H
+#define PD_REPORT_H
+
+#include <stdio.h>
+
+#include "common/model.h"
+
+void report_text(FILE *out, const struct process_model *pm);
+void report_json(FILE *out, const struct process_model *pm);
+
+#endif

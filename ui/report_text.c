@@ -1,0 +1,184 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui/report.h"
+
+static const char *or_unknown(const char *s)
+{
+	return s ? s : "??";
+}
+
+static void print_site(FILE *out, const struct site *s)
+{
+	if (s->file && s->line)
+		fprintf(out, "%s:%d", s->file, s->line);
+	else if (s->file)
+		fprintf(out, "%s", s->file);
+	else
+		fprintf(out, "an unknown line");
+	if (s->function)
+		fprintf(out, " in %s", s->function);
+}
+
+static const char *thread_name(const struct process_model *pm, pid_t tid)
+{
+	for (int i = 0; i < pm->n_threads; i++)
+		if (pm->threads[i].tid == tid)
+			return pm->threads[i].name;
+	return NULL;
+}
+
+static void print_thread_ref(FILE *out, const struct process_model *pm,
+			     pid_t tid)
+{
+	const char *name = thread_name(pm, tid);
+
+	if (name)
+		fprintf(out, "thread %d \"%s\"", tid, name);
+	else
+		fprintf(out, "thread %d (no longer exists)", tid);
+}
+
+/* "mutex 0x55d0 (_thread.lock) held by thread 12 "beta"" */
+static void print_wait(FILE *out, const struct process_model *pm,
+		       const struct wait_info *w)
+{
+	fprintf(out, "%s 0x%" PRIx64, wait_kind_name(w->kind), w->id);
+	if (w->pytype)
+		fprintf(out, " (%s)", w->pytype);
+	if (w->timed)
+		fprintf(out, " with a timeout");
+	if (w->n_owners) {
+		fprintf(out, w->kind == WAIT_JOIN ? ", the exit of " : " held by ");
+		for (int k = 0; k < w->n_owners; k++) {
+			if (k)
+				fprintf(out, ", ");
+			print_thread_ref(out, pm, w->owner_tids[k]);
+		}
+	} else if (w->owner_why) {
+		fprintf(out, ", owner unknown: %s", w->owner_why);
+	}
+}
+
+static void print_frame(FILE *out, int i, const struct frame *f)
+{
+	if (f->python) {
+		fprintf(out, "    #%-3d py  %s (%s:%d)\n", i,
+			or_unknown(f->function), or_unknown(f->file), f->line);
+		return;
+	}
+	fprintf(out, "    #%-3d 0x%016" PRIx64 " %s", i, f->pc,
+		or_unknown(f->function));
+	if (f->file && f->line)
+		fprintf(out, " at %s:%d", f->file, f->line);
+	if (f->module)
+		fprintf(out, " (%s)", f->module);
+	fputc('\n', out);
+}
+
+static void print_thread(FILE *out, const struct process_model *pm,
+			 const struct thread_model *t)
+{
+	fprintf(out, "Thread %d \"%s\"", t->tid, t->name ? t->name : "");
+	if (t->comm && t->name && strcmp(t->comm, t->name))
+		fprintf(out, " [%s]", t->comm);
+	fprintf(out, ": %s", thread_state_name(t->state));
+	if (t->job_stopped)
+		fprintf(out, " (job-stopped)");
+	if (t->holds_gil)
+		fprintf(out, ", holds the GIL");
+	if (t->wait.kind != WAIT_NONE) {
+		fprintf(out, " for ");
+		print_wait(out, pm, &t->wait);
+	}
+	if (t->wait.detail)
+		fprintf(out, " [%s]", t->wait.detail);
+	else if (t->state_detail)
+		fprintf(out, " [%s]", t->state_detail);
+	fputc('\n', out);
+	for (int i = 0; i < t->n_frames; i++)
+		print_frame(out, i, &t->frames[i]);
+	if (t->frames_why)
+		fprintf(out, "    (stack incomplete: %s)\n", t->frames_why);
+	else if (!t->n_frames)
+		fprintf(out, "    (no frames)\n");
+}
+
+static void print_deadlock_thread(FILE *out, const struct process_model *pm,
+				  pid_t tid)
+{
+	const struct thread_model *t = NULL;
+
+	for (int i = 0; i < pm->n_threads; i++)
+		if (pm->threads[i].tid == tid)
+			t = &pm->threads[i];
+	if (!t)
+		return;
+	fprintf(out, "  ");
+	print_thread_ref(out, pm, tid);
+	fprintf(out, " waits for ");
+	print_wait(out, pm, &t->wait);
+	fprintf(out, "\n      waiting at ");
+	print_site(out, &t->wait.site);
+	fputc('\n', out);
+	for (int h = 0; h < t->n_holds; h++) {
+		const struct held *held = &t->holds[h];
+
+		fprintf(out, "      holds %s 0x%" PRIx64 ", acquired at ",
+			wait_kind_name(held->kind), held->id);
+		if (held->site.file || held->site.function)
+			print_site(out, &held->site);
+		else
+			fprintf(out, "a place attach cannot see ('pydeadlock run' records it)");
+		fputc('\n', out);
+	}
+}
+
+static void print_deadlocks(FILE *out, const struct process_model *pm,
+			    const struct deadlock *list, int n, bool potential)
+{
+	for (int d = 0; d < n; d++) {
+		const struct deadlock *dl = &list[d];
+
+		if (potential)
+			fprintf(out, "\nPotential deadlock %d: %s of %d threads through a timed wait (it ends when the timeout expires):\n",
+				d + 1, deadlock_kind_name(dl->kind), dl->n_tids);
+		else
+			fprintf(out, "\nDeadlock %d: %s of %d thread%s:\n", d + 1,
+				deadlock_kind_name(dl->kind), dl->n_tids,
+				dl->n_tids == 1 ? "" : "s");
+		for (int k = 0; k < dl->n_tids; k++)
+			print_deadlock_thread(out, pm, dl->tids[k]);
+	}
+}
+
+void report_text(FILE *out, const struct process_model *pm)
+{
+	const char *comm = pm->comm ? pm->comm : "?";
+
+	if (pm->n_deadlocks) {
+		const struct deadlock *d = &pm->deadlocks[0];
+
+		fprintf(out, "pydeadlock: deadlock in process %d (%s): ", pm->pid, comm);
+		if (pm->n_deadlocks > 1)
+			fprintf(out, "%d deadlocks\n", pm->n_deadlocks);
+		else
+			fprintf(out, "%s of %d thread%s\n", deadlock_kind_name(d->kind),
+				d->n_tids, d->n_tids == 1 ? "" : "s");
+	} else {
+		fprintf(out, "pydeadlock: no deadlock in process %d (%s), %d thread%s\n",
+			pm->pid, comm, pm->n_threads, pm->n_threads == 1 ? "" : "s");
+	}
+	if (pm->python_version)
+		fprintf(out, "Python %s\n", pm->python_version);
+	else if (pm->python_why)
+		fprintf(out, "Python: %s\n", pm->python_why);
+	print_deadlocks(out, pm, pm->deadlocks, pm->n_deadlocks, false);
+	print_deadlocks(out, pm, pm->potential, pm->n_potential, true);
+	fprintf(out, "\n");
+	for (int i = 0; i < pm->n_threads; i++) {
+		print_thread(out, pm, &pm->threads[i]);
+		fputc('\n', out);
+	}
+}
