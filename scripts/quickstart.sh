@@ -10,10 +10,15 @@ bin="$top/build"
 echo "== examples/bank_transfer.c: two tellers move money in opposite directions"
 "$bin/examples/bank_transfer" > /dev/null &
 pid=$!
-sleep 1
+# the tellers deadlock within moments; look until they have
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	sleep 0.5
+	rc=0
+	"$bin/pydeadlock" attach "$pid" > "$bin/quickstart-report.txt" || rc=$?
+	[ "$rc" = 1 ] && break
+done
 echo "== pydeadlock attach $pid"
-rc=0
-"$bin/pydeadlock" attach "$pid" || rc=$?
+cat "$bin/quickstart-report.txt"
 echo "== pydeadlock attach exited with $rc (1: deadlock found)"
 kill "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true

@@ -264,19 +264,23 @@ static bool thread_exiting(pid_t pid, pid_t tid)
 	       st.state == 'X' || st.state == 'x';
 }
 
-/* Seize and interrupt the threads not seen before; count them. */
+/*
+ * Seize and interrupt the threads not seen before; count them.  Their
+ * /proc state and name are read first, for all of them, so that no thread
+ * already stopped waits on those reads.
+ */
 static int seize_new(pid_t pid, struct process_snapshot *ps, char *err,
 		     size_t err_size, uint64_t *first_ns)
 {
 	pid_t *tids = NULL;
-	int n = procfs_tasks(pid, &tids), fresh = 0;
+	int n = procfs_tasks(pid, &tids), fresh = 0, first_new;
 
 	if (n < 0) {
-		debug_msg("listing /proc/%d/task: %s", pid, strerror(errno));
 		snprintf(err, err_size, "process %d exited while being attached",
 			 pid);
 		return -1;
 	}
+	first_new = ps->n_threads;
 	for (int i = 0; i < n; i++) {
 		struct thread_snapshot *t;
 		struct proc_stat st;
@@ -288,30 +292,33 @@ static int seize_new(pid_t pid, struct process_snapshot *ps, char *err,
 		t = add_thread(ps, tids[i]);
 		t->pre_state = st.state;
 		procfs_comm(pid, tids[i], t->comm, sizeof(t->comm));
-		if (ptrace(PTRACE_SEIZE, tids[i], 0,
+	}
+	free(tids);
+	for (int i = first_new; i < ps->n_threads; i++) {
+		struct thread_snapshot *t = &ps->threads[i];
+
+		if (ptrace(PTRACE_SEIZE, t->tid, 0,
 			   (void *)(long)PTRACE_O_TRACEEXEC) < 0) {
-			if (errno == ESRCH || thread_exiting(pid, tids[i])) {
+			if (errno == ESRCH || thread_exiting(pid, t->tid)) {
 				t->gone = true;
 				continue;
 			}
 			if (errno == EPERM)
-				snapshot_explain_eperm(pid, tids[i], err,
+				snapshot_explain_eperm(pid, t->tid, err,
 						       err_size);
 			else
 				snprintf(err, err_size,
 					 "cannot attach to process %d: ptrace: %s",
 					 pid, strerror(errno));
-			free(tids);
 			return -1;
 		}
 		t->seized = true;
 		if (!*first_ns)
 			*first_ns = now_ns();
-		if (ptrace(PTRACE_INTERRUPT, tids[i], 0, 0) < 0 && errno == ESRCH)
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno == ESRCH)
 			t->gone = true;
 		fresh++;
 	}
-	free(tids);
 	return fresh;
 }
 
