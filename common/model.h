@@ -60,6 +60,7 @@ struct site {
 
 struct frame {
 	bool python;
+	bool inlined;		/* native code inlined into the next frame */
 	uint64_t pc;		/* native frames only */
 	char *function;
 	char *module;		/* native: the ELF object's file name */

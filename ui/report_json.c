@@ -61,6 +61,8 @@ static void frame_json(struct json_writer *j, const struct frame *f)
 	if (!f->python) {
 		json_key(j, "pc");
 		json_address(j, f->pc);
+		json_key(j, "inlined");
+		json_bool(j, f->inlined);
 	}
 	json_key(j, "function");
 	json_string(j, f->function);

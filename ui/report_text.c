@@ -68,8 +68,12 @@ static void print_frame(FILE *out, int i, const struct frame *f)
 			or_unknown(f->function), or_unknown(f->file), f->line);
 		return;
 	}
-	fprintf(out, "    #%-3d 0x%016" PRIx64 " %s", i, f->pc,
-		or_unknown(f->function));
+	if (f->inlined)
+		fprintf(out, "    #%-3d %-18s %s", i, "(inlined)",
+			or_unknown(f->function));
+	else
+		fprintf(out, "    #%-3d 0x%016" PRIx64 " %s", i, f->pc,
+			or_unknown(f->function));
 	if (f->file && f->line)
 		fprintf(out, " at %s:%d", f->file, f->line);
 	if (f->module)

@@ -97,12 +97,10 @@ static void describe_thread(struct unwinder *uw, struct symbolizer *sym,
 	if (t->stopped && uw)
 		n = unwinder_unwind(uw, t, pcs, UNWIND_MAX_FRAMES, &why);
 	for (int i = 0; i < n; i++) {
-		struct frame *f = model_add_frame(tm);
-
 		if (sym)
-			symbolizer_describe(sym, pcs[i], i > 0, f);
+			symbolizer_add_frames(sym, pcs[i], i > 0, tm);
 		else
-			f->pc = pcs[i];
+			model_add_frame(tm)->pc = pcs[i];
 	}
 	if (t->stopped && !uw)
 		why = "no unwinder for this process";

@@ -1,3 +1,5 @@
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +9,17 @@
 
 #define SYMBOL_CACHE_SIZE 4096	/* distinct PCs remembered; more just re-resolve */
 
+/* One function at a PC: the innermost inlined one first. */
+struct symbol_level {
+	char *function, *file;
+	int line;
+};
+
 struct symbol_entry {
 	uint64_t addr;		/* looked-up address, 0 = empty */
-	char *function, *module, *file;
-	int line;
+	char *module;
+	int n_levels;
+	struct symbol_level levels[SYMBOLS_MAX_INLINE + 1];
 };
 
 struct symbolizer {
@@ -62,15 +71,22 @@ fail:
 	return NULL;
 }
 
+static void entry_clear(struct symbol_entry *e)
+{
+	for (int i = 0; i < e->n_levels; i++) {
+		free(e->levels[i].function);
+		free(e->levels[i].file);
+	}
+	free(e->module);
+	memset(e, 0, sizeof(*e));
+}
+
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < SYMBOL_CACHE_SIZE; i++) {
-		free(s->cache[i].function);
-		free(s->cache[i].module);
-		free(s->cache[i].file);
-	}
+	for (int i = 0; i < SYMBOL_CACHE_SIZE; i++)
+		entry_clear(&s->cache[i]);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	free(s);
@@ -83,10 +99,90 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+static bool wants_lines(const char *module)
+{
+	for (size_t i = 0; i < sizeof(no_lines_modules) / sizeof(*no_lines_modules); i++)
+		if (module && !strcmp(module, no_lines_modules[i]))
+			return false;
+	return true;
+}
+
+/* The name of a subprogram or inlined subroutine DIE (through its origin). */
+static const char *scope_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name;
+
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+	return name;
+}
+
+/*
+ * Split the PC into its inline levels from the DWARF scopes: level 0 is the
+ * innermost inlined function at the line the line table gives; each inlined
+ * subroutine's call site is the line of the level that encloses it.
+ */
+static void resolve_inlines(Dwfl_Module *mod, uint64_t addr,
+			    struct symbol_entry *e, const char *file, int line)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias), *scopes = NULL;
+	Dwarf_Files *files = NULL;
+	size_t n_files = 0;
+	int n;
+
+	if (!cu)
+		return;
+	/*
+	 * dwarf_getscopes gives the innermost scope at the PC; the chain of
+	 * DIEs that contain it (the functions it is inlined into) comes from
+	 * dwarf_getscopes_die on that scope.
+	 */
+	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	if (n <= 0)
+		return;
+	Dwarf_Die innermost = scopes[0];
+	free(scopes);
+	scopes = NULL;
+	n = dwarf_getscopes_die(&innermost, &scopes);
+	if (n <= 0)
+		return;
+	dwarf_getsrcfiles(cu, &files, &n_files);
+	for (int i = 0; i < n && e->n_levels <= SYMBOLS_MAX_INLINE; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		struct symbol_level *lv;
+		Dwarf_Attribute attr;
+		Dwarf_Word call_file, call_line;
+
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		lv = &e->levels[e->n_levels++];
+		lv->function = xstrdup(scope_name(&scopes[i]));
+		lv->file = xstrdup(file);
+		lv->line = line;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* the enclosing level runs at this inlined call's site */
+		file = NULL;
+		line = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr),
+				    &call_file) == 0 &&
+		    dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr),
+				    &call_line) == 0 && files) {
+			file = dwarf_filesrc(files, call_file, NULL, NULL);
+			line = (int)call_line;
+		}
+	}
+	free(scopes);
+}
+
 static void resolve(struct symbolizer *s, uint64_t addr, struct symbol_entry *e)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
-	const char *name, *modname;
+	const char *name, *file = NULL;
+	int lineno = 0;
 	GElf_Off off;
 	GElf_Sym sym;
 	Dwfl_Line *line;
@@ -94,43 +190,55 @@ static void resolve(struct symbolizer *s, uint64_t addr, struct symbol_entry *e)
 	e->addr = addr;
 	if (!mod)
 		return;
-	modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL,
-				   NULL);
-	e->module = xstrdup(base_name(modname));
+	e->module = xstrdup(base_name(dwfl_module_info(mod, NULL, NULL, NULL,
+						       NULL, NULL, NULL, NULL)));
 	name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-	e->function = xstrdup(name);
-	for (size_t i = 0; i < sizeof(no_lines_modules) / sizeof(*no_lines_modules); i++)
-		if (e->module && !strcmp(e->module, no_lines_modules[i]))
-			return;
-	line = dwfl_module_getsrc(mod, addr);
-	if (line) {
-		int lineno = 0;
-		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL,
-						 NULL, NULL);
-
-		if (file && lineno > 0) {
-			e->file = xstrdup(file);
-			e->line = lineno;
+	if (wants_lines(e->module)) {
+		line = dwfl_module_getsrc(mod, addr);
+		if (line)
+			file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		if (!file || lineno <= 0) {
+			file = NULL;
+			lineno = 0;
 		}
+		resolve_inlines(mod, addr, e, file, lineno);
 	}
+	if (e->n_levels) {
+		/* the symbol table names the outermost level best (static, cloned) */
+		struct symbol_level *outer = &e->levels[e->n_levels - 1];
+
+		if (name) {
+			free(outer->function);
+			outer->function = xstrdup(name);
+		}
+		return;
+	}
+	e->n_levels = 1;
+	e->levels[0].function = xstrdup(name);
+	e->levels[0].file = xstrdup(file);
+	e->levels[0].line = lineno;
 }
 
-void symbolizer_describe(struct symbolizer *s, uint64_t pc, bool is_return,
-			 struct frame *f)
+void symbolizer_add_frames(struct symbolizer *s, uint64_t pc, bool is_return,
+			   struct thread_model *t)
 {
 	uint64_t addr = is_return && pc ? pc - 1 : pc;
 	struct symbol_entry *e = &s->cache[(addr * 0x9e3779b97f4a7c15ull) >> 52];
 
-	f->pc = pc;
-	if (e->addr != addr) {
-		free(e->function);
-		free(e->module);
-		free(e->file);
-		memset(e, 0, sizeof(*e));
+	if (e->addr != addr || !addr) {
+		entry_clear(e);
 		resolve(s, addr, e);
 	}
-	f->function = xstrdup(e->function);
-	f->module = xstrdup(e->module);
-	f->file = xstrdup(e->file);
-	f->line = e->line;
+	for (int i = 0; i < (e->n_levels ? e->n_levels : 1); i++) {
+		struct frame *f = model_add_frame(t);
+
+		f->pc = pc;
+		f->module = xstrdup(e->module);
+		if (!e->n_levels)
+			break;
+		f->function = xstrdup(e->levels[i].function);
+		f->file = xstrdup(e->levels[i].file);
+		f->line = e->levels[i].line;
+		f->inlined = i < e->n_levels - 1;
+	}
 }

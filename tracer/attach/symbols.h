@@ -1,6 +1,7 @@
 /*
  * Symbols for native program counters with elfutils' libdwfl: function,
- * module and, where debug information exists, file and line.
+ * module and, where debug information exists, file and line, with the
+ * functions inlined at that PC as frames of their own.
  */
 #ifndef PD_SYMBOLS_H
 #define PD_SYMBOLS_H
@@ -11,6 +12,8 @@
 
 #include "common/model.h"
 
+#define SYMBOLS_MAX_INLINE 16	/* deeper inline chains keep the outer 16 */
+
 struct symbolizer;
 
 /* Reports the modules of pid from /proc/PID/maps; NULL on failure. */
@@ -18,11 +21,12 @@ struct symbolizer *symbolizer_new(pid_t pid);
 void symbolizer_free(struct symbolizer *s);
 
 /*
- * Fill f's function, module, file and line for pc (copies, NULL where not
- * known).  A return address (every frame but the innermost) is looked up
- * at pc - 1 so that the line is the call's, not the next one's.
+ * Append to t the frames of pc: the functions inlined there, innermost
+ * first, then the function that holds the code; each with module and,
+ * where known, file and line.  A return address (every frame but the
+ * innermost) is looked up at pc - 1 so that the line is the call's.
  */
-void symbolizer_describe(struct symbolizer *s, uint64_t pc, bool is_return,
-			 struct frame *f);
+void symbolizer_add_frames(struct symbolizer *s, uint64_t pc, bool is_return,
+			   struct thread_model *t);
 
 #endif
