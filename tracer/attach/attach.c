@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "tracer/attach/attach.h"
 #include "tracer/attach/native_wait.h"
+#include "tracer/attach/python_view.h"
 #include "tracer/attach/snapshot.h"
 #include "tracer/attach/symbols.h"
 #include "tracer/attach/unwind.h"
@@ -115,6 +116,7 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 		   size_t err_size)
 {
 	struct process_snapshot ps;
+	struct python_view pv;
 	struct unwinder *uw;
 	struct symbolizer *sym;
 	struct proc_stat st;
@@ -124,8 +126,12 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 	pid = check_target(pid, err, err_size);
 	if (pid < 0)
 		return -1;
-	if (snapshot_take(pid, &ps, NULL, NULL, err, err_size) < 0)
+	python_view_locate(&pv, pid);
+	if (snapshot_take(pid, &ps, pv.loc ? python_view_capture : NULL, &pv,
+			  err, err_size) < 0) {
+		python_view_free(&pv);
 		return -1;
+	}
 
 	pm->pid = pid;
 	pm->stopped_ns = ps.stopped_ns;
@@ -146,6 +152,10 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 			continue;
 		describe_thread(uw, sym, t, &pm->threads[pm->n_threads++]);
 	}
+	python_view_apply(&pv, &ps, pm);
+	if (pv.why)
+		pm->python_why = xstrdup(pv.why);
+	python_view_free(&pv);
 	symbolizer_free(sym);
 	unwinder_free(uw);
 	snapshot_free(&ps);

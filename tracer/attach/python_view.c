@@ -1,0 +1,365 @@
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "common/error.h"
+#include "tracer/attach/python_view.h"
+
+/* The eval loop's C function: one per run of Python frames. */
+#define PY_EVAL_FUNCTION "_PyEval_EvalFrameDefault"
+
+/* struct _gil_runtime_state, x86_64: cond at 32..80, mutex at 80..120 */
+#define PY_GIL_COND_END 120	/* a futex below: waiting to take the GIL */
+
+void python_view_locate(struct python_view *pv, pid_t pid)
+{
+	struct maps maps;
+
+	memset(pv, 0, sizeof(*pv));
+	if (procfs_maps(pid, &maps) < 0)
+		return;
+	pv->loc = py_locate(pid, &maps, &pv->why);
+	maps_free(&maps);
+}
+
+void python_view_free(struct python_view *pv)
+{
+	if (pv->captured)
+		py_process_free(&pv->proc);
+	py_locator_free(pv->loc);
+	free(pv->why);
+	free(pv->waits);
+	memset(pv, 0, sizeof(*pv));
+}
+
+/* The Python thread running on snapshot thread t, or NULL. */
+static struct py_thread *py_thread_of(struct py_process *proc,
+				      const struct thread_snapshot *t)
+{
+	for (int i = 0; i < proc->n_threads; i++) {
+		struct py_thread *p = &proc->threads[i];
+
+		/* on x86_64 pthread_self(), the ident, is the thread pointer */
+		if (p->native_tid == t->tid || (p->ident && p->ident == t->regs.fs_base))
+			return p;
+	}
+	return NULL;
+}
+
+void python_view_capture(struct process_snapshot *ps, void *ctx)
+{
+	struct python_view *pv = ctx;
+	char *why = NULL;
+
+	if (py_capture(pv->loc, &pv->proc, &why) < 0) {
+		pv->why = why;
+		return;
+	}
+	pv->captured = true;
+	pv->waits = xcalloc(ps->n_threads, sizeof(*pv->waits));
+	for (int i = 0; i < ps->n_threads; i++) {
+		const struct thread_snapshot *t = &ps->threads[i];
+		struct python_wait_capture *w;
+		struct py_thread *p;
+
+		if (!t->stopped || t->gone || !t->in_syscall ||
+		    t->syscall_nr != SYS_futex ||
+		    !(p = py_thread_of(&pv->proc, t)) || !p->n_frames)
+			continue;
+		w = &pv->waits[pv->n_waits++];
+		w->tid = t->tid;
+		w->lock_found = py_find_lock(pv->loc, p, t->syscall_args[0],
+					     &w->lock) == 0;
+		w->join_found = py_join_target(pv->loc, p, &w->join_ident) == 0;
+	}
+}
+
+static const struct python_wait_capture *wait_capture(const struct python_view *pv,
+						      pid_t tid)
+{
+	for (int i = 0; i < pv->n_waits; i++)
+		if (pv->waits[i].tid == tid)
+			return &pv->waits[i];
+	return NULL;
+}
+
+/* The TID of the thread with this ident (or thread state), or 0. */
+static pid_t tid_of_ident(const struct python_view *pv,
+			  const struct process_snapshot *ps, uint64_t ident,
+			  uint64_t tstate)
+{
+	for (int i = 0; i < pv->proc.n_threads; i++) {
+		const struct py_thread *p = &pv->proc.threads[i];
+
+		if ((ident && p->ident == ident) || (tstate && p->tstate == tstate)) {
+			for (int k = 0; k < ps->n_threads; k++)
+				if (ps->threads[k].tid == p->native_tid ||
+				    ps->threads[k].regs.fs_base == p->ident)
+					return ps->threads[k].tid;
+			return p->native_tid;
+		}
+	}
+	return 0;
+}
+
+static void add_python_frame(struct thread_model *tm, const struct py_frame *pf)
+{
+	struct frame *f = model_add_frame(tm);
+
+	f->python = true;
+	f->function = xstrdup(pf->function);
+	f->file = xstrdup(pf->file);
+	f->line = pf->line;
+}
+
+/*
+ * Interleave Python frames with the native ones: the Python frames that
+ * one call of the eval loop runs (up to and including its entry frame) go
+ * just inside that native frame.  Python frames left over (an unwind that
+ * stopped early) go at the end; with no eval frame found, first.
+ */
+static void merge_frames(struct thread_model *tm, const struct py_thread *p)
+{
+	struct frame *native = tm->frames;
+	int n_native = tm->n_frames, next = 0, n_eval = 0;
+
+	for (int i = 0; i < n_native; i++)
+		n_eval += native[i].function &&
+			  !strcmp(native[i].function, PY_EVAL_FUNCTION);
+	tm->frames = NULL;
+	tm->n_frames = 0;
+	if (!n_eval)
+		while (next < p->n_frames)
+			add_python_frame(tm, &p->frames[next++]);
+	for (int i = 0; i < n_native; i++) {
+		if (native[i].function && next < p->n_frames &&
+		    !strcmp(native[i].function, PY_EVAL_FUNCTION)) {
+			do
+				add_python_frame(tm, &p->frames[next]);
+			while (!p->frames[next++].entry && next < p->n_frames);
+		}
+		*model_add_frame(tm) = native[i];	/* moves its strings */
+	}
+	while (next < p->n_frames)
+		add_python_frame(tm, &p->frames[next++]);
+	free(native);
+	if (p->truncated && !tm->frames_why) {
+		tm->frames_truncated = true;
+		tm->frames_why = xstrdup(p->why);
+	}
+}
+
+/* Where the Python synchronisation classes live, and what they wait for. */
+struct py_wait_pattern {
+	const char *file;	/* path suffix */
+	const char *function;
+	enum wait_kind kind;
+	const char *type;	/* the Python class, for the report */
+};
+
+static const struct py_wait_pattern py_waits[] = {
+	{ "/queue.py", "get", WAIT_QUEUE, "queue.Queue" },
+	{ "/queue.py", "put", WAIT_QUEUE, "queue.Queue" },
+	{ "/queue.py", "join", WAIT_QUEUE, "queue.Queue" },
+	{ "/concurrent/futures/_base.py", "result", WAIT_FUTURE, "concurrent.futures.Future" },
+	{ "/concurrent/futures/_base.py", "exception", WAIT_FUTURE, "concurrent.futures.Future" },
+	{ "/concurrent/futures/_base.py", "wait", WAIT_FUTURE, "concurrent.futures.Future" },
+	{ "/concurrent/futures/_base.py", "as_completed", WAIT_FUTURE, "concurrent.futures.Future" },
+	{ "/threading.py", "join", WAIT_JOIN, "threading.Thread" },
+	{ "/threading.py", "_wait_for_tstate_lock", WAIT_JOIN, "threading.Thread" },
+	{ "/threading.py", "acquire", WAIT_SEMAPHORE, "threading.Semaphore" },
+	{ "/threading.py", "wait_for", WAIT_CONDITION, "threading.Condition" },
+	{ "/threading.py", "wait", WAIT_CONDITION, "threading.Condition" },
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = s ? strlen(s) : 0, k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static bool is_sync_library(const char *file)
+{
+	return ends_with(file, "/threading.py") || ends_with(file, "/queue.py") ||
+	       ends_with(file, "/concurrent/futures/_base.py");
+}
+
+/*
+ * Read the kind of wait off the library frames at the top of the Python
+ * stack (the outermost match wins: Queue.get waits in Condition.wait),
+ * and the program's own line below them.  Event.wait is the
+ * Condition.wait called from another threading.wait.
+ */
+static const struct py_wait_pattern *py_wait_kind(const struct py_thread *p,
+						  int *site)
+{
+	const struct py_wait_pattern *found = NULL;
+	int i, waits = 0;
+
+	for (i = 0; i < p->n_frames && is_sync_library(p->frames[i].file); i++)
+		for (size_t k = 0; k < sizeof(py_waits) / sizeof(*py_waits); k++) {
+			const struct py_wait_pattern *w = &py_waits[k];
+
+			if (ends_with(p->frames[i].file, w->file) &&
+			    p->frames[i].function &&
+			    !strcmp(p->frames[i].function, w->function)) {
+				found = w;
+				waits += w->kind == WAIT_CONDITION &&
+					 !strcmp(w->function, "wait");
+				break;
+			}
+		}
+	*site = i < p->n_frames ? i : p->n_frames - 1;
+	if (found && found->kind == WAIT_CONDITION && waits >= 2) {
+		static const struct py_wait_pattern event = {
+			"/threading.py", "wait", WAIT_EVENT, "threading.Event"
+		};
+
+		return &event;
+	}
+	return found;
+}
+
+static const char *no_owner_why(enum wait_kind kind)
+{
+	switch (kind) {
+	case WAIT_CONDITION: return "a Condition has no owner: any thread may notify it";
+	case WAIT_EVENT: return "an Event has no owner: any thread may set it";
+	case WAIT_QUEUE: return "a Queue has no owner: any thread may put or get";
+	case WAIT_FUTURE: return "a Future is resolved by whichever thread runs its call";
+	case WAIT_SEMAPHORE: return "a Semaphore has no owner: any thread may release it";
+	case WAIT_JOIN: return "the joined thread could not be read";
+	default: return "a plain Lock records no owner ('pydeadlock run' knows it)";
+	}
+}
+
+static void set_site(struct wait_info *w, const struct py_frame *f)
+{
+	free(w->site.file);
+	free(w->site.function);
+	w->site.file = xstrdup(f->file);
+	w->site.function = xstrdup(f->function);
+	w->site.line = f->line;
+}
+
+/* A futex in the GIL's state: waiting to take the GIL, from its holder. */
+static void gil_wait(const struct python_view *pv,
+		     const struct process_snapshot *ps,
+		     const struct py_thread *p, struct thread_model *tm)
+{
+	struct wait_info *w = &tm->wait;
+	pid_t holder = 0;
+
+	w->kind = WAIT_GIL;
+	w->id = pv->proc.gil_addr;
+	w->timed = false;	/* the timeout only asks the holder to drop it */
+	w->n_owners = 0;
+	if (pv->proc.gil_locked && pv->proc.gil_holder_tstate != p->tstate)
+		holder = tid_of_ident(pv, ps, 0, pv->proc.gil_holder_tstate);
+	if (holder) {
+		w->owner_tids[0] = holder;
+		w->n_owners = 1;
+	} else {
+		w->owner_why = "the GIL is free: this thread is about to take it";
+	}
+	if (p->n_frames)
+		set_site(w, &p->frames[0]);
+	tm->state = THREAD_WAITING;
+}
+
+/*
+ * A native wait seen from Python: on a Lock or RLock found on the stack,
+ * and/or inside a synchronisation class of the standard library (3.13's
+ * join waits in the parking lot, on no lock object at all).  Sets the
+ * kind, the Python type, the owner where recorded and the line waiting;
+ * returns false, changing nothing, when Python explains nothing.
+ */
+static bool python_wait(const struct python_view *pv,
+			const struct process_snapshot *ps,
+			const struct python_wait_capture *c,
+			const struct py_thread *p, struct thread_model *tm)
+{
+	const struct py_wait_pattern *pattern;
+	struct wait_info *w = &tm->wait;
+	bool lock = c && c->lock_found;
+	int site;
+
+	pattern = py_wait_kind(p, &site);
+	if (!lock && !pattern)
+		return false;
+	free(w->pytype);
+	w->pytype = NULL;
+	w->n_owners = 0;
+	w->owner_why = NULL;
+	if (lock) {
+		w->kind = strcmp(c->lock.type, "_thread.RLock") ? WAIT_LOCK
+								: WAIT_RLOCK;
+		w->id = c->lock.object;
+		w->pytype = xstrdup(c->lock.type);
+	}
+	if (pattern) {	/* the class the program used names it best */
+		w->kind = pattern->kind;
+		free(w->pytype);
+		w->pytype = xstrdup(pattern->type);
+	}
+	set_site(w, &p->frames[site]);
+	if (w->kind == WAIT_RLOCK && c->lock.owner_ident) {
+		pid_t owner = tid_of_ident(pv, ps, c->lock.owner_ident, 0);
+
+		if (owner) {
+			w->owner_tids[0] = owner;
+			w->n_owners = 1;
+		} else {
+			w->owner_why = "the RLock's owner is no thread of this process";
+		}
+	} else if (w->kind == WAIT_JOIN && c && c->join_found) {
+		pid_t owner = tid_of_ident(pv, ps, c->join_ident, 0);
+
+		if (owner) {
+			w->owner_tids[0] = owner;
+			w->n_owners = 1;
+		}
+	}
+	if (!w->n_owners && !w->owner_why)
+		w->owner_why = no_owner_why(w->kind);
+	tm->state = THREAD_WAITING;
+	return true;
+}
+
+void python_view_apply(struct python_view *pv,
+		       const struct process_snapshot *ps,
+		       struct process_model *pm)
+{
+	if (!pv->loc)
+		return;
+	pm->python_version = xstrdup(pv->proc.version[0] ? pv->proc.version
+					 : py_locator_version(pv->loc));
+	if (!pv->captured)
+		return;
+	for (int i = 0; i < pm->n_threads; i++) {
+		struct thread_model *tm = &pm->threads[i];
+		const struct thread_snapshot *t = NULL;
+		const struct python_wait_capture *c;
+		struct py_thread *p;
+
+		for (int k = 0; k < ps->n_threads; k++)
+			if (ps->threads[k].tid == tm->tid)
+				t = &ps->threads[k];
+		if (!t || !(p = py_thread_of(&pv->proc, t)))
+			continue;
+		if (p->name) {
+			free(tm->name);
+			tm->name = xstrdup(p->name);
+		}
+		tm->holds_gil = p->holds_gil;
+		c = wait_capture(pv, tm->tid);
+		if (tm->state == THREAD_WAITING && pv->proc.gil_addr &&
+		    tm->wait.id >= pv->proc.gil_addr &&
+		    tm->wait.id < pv->proc.gil_addr + PY_GIL_COND_END)
+			gil_wait(pv, ps, p, tm);
+		else if (tm->state == THREAD_WAITING && p->n_frames)
+			python_wait(pv, ps, c, p, tm);
+		merge_frames(tm, p);
+	}
+}

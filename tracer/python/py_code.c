@@ -1,0 +1,114 @@
+/*
+ * Code objects: file, function, first line and line table, read once
+ * per capture and kept by address, because the same functions appear on
+ * many threads' stacks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "tracer/python/py_private.h"
+
+#define PY_CODE_PROBES 8	/* linear probing before evicting a slot */
+
+static void py_code_clear(struct py_code *c)
+{
+	free(c->file);
+	free(c->function);
+	free(c->lines);
+	memset(c, 0, sizeof(*c));
+}
+
+void py_code_cache_clear(struct py_locator *loc)
+{
+	for (int i = 0; i < PY_CODE_CACHE_SIZE; i++)
+		if (loc->codes[i].addr)
+			py_code_clear(&loc->codes[i]);
+}
+
+static int32_t get_i32(const uint8_t *buf, uint32_t off)
+{
+	int32_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static uint64_t get_u64(const uint8_t *buf, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Reads the code object at addr into c; -1 if it is not one. */
+static int py_code_fill(struct py_locator *loc, uint64_t addr,
+			struct py_code *c)
+{
+	const struct py_layout *l = &loc->layout;
+	uint8_t buf[256];
+
+	if (l->code_size > sizeof(buf) || py_read(loc, addr, buf, l->code_size))
+		return -1;
+	if (loc->types.code && get_u64(buf, 8) != loc->types.code)
+		return -1;
+	c->addr = addr;
+	c->firstlineno = get_i32(buf, l->code_firstlineno);
+	c->nlocalsplus = get_i32(buf, l->code_nlocalsplus);
+	c->stacksize = get_i32(buf, l->code_stacksize);
+	if (l->code_firsttraceable)
+		c->firsttraceable = get_i32(buf, l->code_firsttraceable);
+	c->file = py_str_read(loc, get_u64(buf, l->code_filename));
+	c->function = py_str_read(loc, get_u64(buf, l->code_name));
+	c->lines = py_bytes_read(loc, get_u64(buf, l->code_linetable),
+				 PY_MAX_LINETABLE, &c->lines_len);
+	return 0;
+}
+
+const struct py_code *py_code_get(struct py_locator *loc, uint64_t addr)
+{
+	size_t mask = PY_CODE_CACHE_SIZE - 1, slot = (addr >> 4) & mask;
+	struct py_code *c = NULL;
+
+	for (int probe = 0; probe < PY_CODE_PROBES; probe++) {
+		struct py_code *e = &loc->codes[(slot + probe) & mask];
+
+		if (e->addr == addr)
+			return e;
+		if (!e->addr) {
+			c = e;
+			break;
+		}
+	}
+	if (!c) {
+		c = &loc->codes[slot];
+		py_code_clear(c);
+	}
+	if (py_code_fill(loc, addr, c)) {
+		py_code_clear(c);
+		return NULL;
+	}
+	return c;
+}
+
+int py_code_line(const struct py_locator *loc, const struct py_code *code,
+		 int64_t lasti_bytes)
+{
+	if (lasti_bytes < 0)
+		return code->firstlineno > 0 ? code->firstlineno : 0;
+	if (!code->lines)
+		return 0;
+	switch (loc->layout.lines_kind) {
+	case PY_LINES_LNOTAB:
+		return py_lines_lnotab(code->lines, code->lines_len,
+				       code->firstlineno, lasti_bytes);
+	case PY_LINES_LINETABLE:
+		return py_lines_linetable(code->lines, code->lines_len,
+					  code->firstlineno, lasti_bytes);
+	case PY_LINES_LOCATIONS:
+		return py_lines_locations(code->lines, code->lines_len,
+					  code->firstlineno, lasti_bytes);
+	}
+	return 0;
+}

@@ -1,0 +1,129 @@
+/*
+ * Where CPython keeps things, per version: byte offsets into the
+ * runtime, interpreter, thread state, frame, code and object structs.
+ * Measured by compiling against each version's internal headers with
+ * Py_BUILD_CORE (tests/python/layout_offsets.c prints an entry).
+ * A new version is one more entry in py_layouts.c.
+ */
+#ifndef PD_PY_LAYOUT_H
+#define PD_PY_LAYOUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How a frame records its position in the bytecode. */
+enum py_lasti_kind {
+	PY_LASTI_BYTES,		/* 3.9: int f_lasti, a byte offset */
+	PY_LASTI_UNITS,		/* 3.10: int f_lasti, in 2-byte code units */
+	PY_LASTI_PTR,		/* 3.11+: pointer into co_code_adaptive */
+};
+
+/* How a code object maps bytecode offsets to lines. */
+enum py_lines_kind {
+	PY_LINES_LNOTAB,	/* 3.9: co_lnotab */
+	PY_LINES_LINETABLE,	/* 3.10: co_linetable (start, line) pairs */
+	PY_LINES_LOCATIONS,	/* 3.11+: co_linetable location entries */
+};
+
+/* How an instance keeps its attributes. */
+enum py_attrs_kind {
+	PY_ATTRS_DICTOFFSET,	/* <= 3.10: a dict at tp_dictoffset */
+	PY_ATTRS_MANAGED_311,	/* values at obj-32, dict at obj-24 */
+	PY_ATTRS_MANAGED_312,	/* obj-24: dict, or values - 1 (odd) */
+	PY_ATTRS_INLINE_313,	/* values after the header, dict at obj-24 */
+};
+
+/* How a dict's keys object is laid out. */
+enum py_dict_kind {
+	PY_DICT_310,		/* dk_size, dk_lookup; 24-byte entries */
+	PY_DICT_311,		/* log2 sizes, dk_kind: unicode entries */
+};
+
+struct py_layout {
+	const char *name;	/* "3.11" */
+	uint32_t hex_min, hex_max;	/* PY_VERSION_HEX range it fits */
+
+	/* _PyRuntime */
+	uint32_t runtime_interpreters_head;
+	uint32_t runtime_gil;	/* 3.9-3.11: &_PyRuntime.ceval.gil; 0 */
+
+	/* PyInterpreterState */
+	uint32_t interp_next;
+	uint32_t interp_threads_head;
+	uint32_t interp_modules;	/* sys.modules */
+	uint32_t interp_ceval_gil;	/* 3.12+: pointer to the GIL; 0 */
+
+	/* struct _gil_runtime_state */
+	uint32_t gil_locked;
+	uint32_t gil_last_holder;
+
+	/* PyThreadState */
+	uint32_t tstate_size;
+	uint32_t tstate_next;
+	uint32_t tstate_interp;
+	uint32_t tstate_frame;	/* current frame, when not via cframe */
+	uint32_t tstate_cframe;	/* 3.11-3.12: _PyCFrame *; 0 */
+	uint32_t cframe_current_frame;
+	uint32_t tstate_thread_id;
+	uint32_t tstate_native_thread_id;	/* 0: field absent (<=3.10) */
+
+	/* PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+) */
+	bool frame_interp;	/* frames are _PyInterpreterFrame */
+	uint32_t frame_size;	/* bytes before the locals */
+	uint32_t frame_back;
+	uint32_t frame_code;
+	uint32_t frame_lasti;
+	enum py_lasti_kind lasti_kind;
+	uint32_t frame_localsplus;
+	uint32_t frame_valuestack;	/* <= 3.10 */
+	uint32_t frame_owner;		/* 3.11+ */
+	uint32_t frame_is_entry;	/* 3.11 only; 0 */
+
+	/* PyCodeObject */
+	uint32_t code_size;	/* bytes read: up to the bytecode */
+	uint32_t code_filename;
+	uint32_t code_name;
+	uint32_t code_firstlineno;
+	uint32_t code_stacksize;
+	uint32_t code_nlocalsplus;	/* <= 3.10: co_nlocals */
+	uint32_t code_linetable;
+	enum py_lines_kind lines_kind;
+	uint32_t code_firsttraceable;	/* 3.11+ */
+	uint32_t code_adaptive;		/* 3.11+: the bytecode itself */
+
+	/* objects */
+	uint32_t type_name;
+	uint32_t type_basicsize;
+	uint32_t type_flags;
+	uint32_t type_dictoffset;
+	uint32_t type_cached_keys;	/* 3.11+: ht_cached_keys */
+	uint32_t unicode_state;
+	uint32_t unicode_length;
+	uint32_t unicode_ascii_size;	/* data of a compact ASCII string */
+	uint32_t unicode_compact_size;	/* data of other compact strings */
+	uint32_t bytes_size;
+	uint32_t bytes_data;
+	bool long_tagged;	/* 3.12+: lv_tag, not a signed ob_size */
+	uint32_t long_size;
+	uint32_t long_digit;
+	uint32_t dict_keys;
+	uint32_t dict_values;
+	enum py_dict_kind dict_kind;
+	uint32_t dict_values_items;	/* 3.13: PyDictValues has a header */
+	enum py_attrs_kind attrs_kind;
+	uint32_t module_dict;
+	uint32_t cfunction_self;
+	uint32_t method_self;
+
+	/* _thread.lock and _thread.RLock (Modules/_threadmodule.c) */
+	uint32_t lock_lock;	/* PyThread_type_lock lock_lock */
+	bool lock_is_mutex;	/* 3.13.1+: lock_lock is a PyMutex in place */
+	uint32_t rlock_lock;
+	uint32_t rlock_owner;
+	uint32_t rlock_count;
+};
+
+/* The entry for hexversion (PY_VERSION_HEX), or NULL when unsupported. */
+const struct py_layout *py_layout_find(uint32_t hexversion);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * Reading Python objects out of the target: strings, bytes, ints and
+ * types.  Every read is checked; a value that cannot be read is NULL/-1,
+ * never a guess.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "common/error.h"
+#include "tracer/attach/target_mem.h"
+#include "tracer/python/py_private.h"
+
+#define PY_IOV_BATCH 1024	/* IOV_MAX: pieces per process_vm_readv */
+#define PY_STR_PREFETCH 128	/* header and a short name in one read */
+#define PY_TYPE_NAME_MAX 64	/* "_thread.RLock" fits with room */
+#define PY_LONG_DIGITS 3	/* 3 x 30 bits hold any thread ident */
+#define PY_PTR_MIN 4096		/* below this a pointer is NULL or junk */
+#define PY_CACHE_PROBES 8	/* linear probing before evicting */
+
+int py_read(struct py_locator *loc, uint64_t addr, void *buf, size_t len)
+{
+	if (addr < PY_PTR_MIN)
+		return -1;
+	loc->reads++;
+	return target_read(loc->pid, addr, buf, len);
+}
+
+int py_read_ptr(struct py_locator *loc, uint64_t addr, uint64_t *out)
+{
+	return py_read(loc, addr, out, sizeof(*out));
+}
+
+/*
+ * Reads n pieces of len bytes, with as few system calls as the kernel
+ * allows: the transfer stops at the first piece that faults, so the
+ * batch restarts after it.
+ */
+void py_read_many(struct py_locator *loc, const uint64_t *addr, size_t len,
+		  uint8_t *bufs, bool *ok, size_t n)
+{
+	struct iovec local[PY_IOV_BATCH], remote[PY_IOV_BATCH];
+	size_t index[PY_IOV_BATCH];
+	size_t i = 0;
+
+	memset(ok, 0, n * sizeof(*ok));
+	while (i < n) {
+		size_t k = 0, done;
+		ssize_t r;
+
+		for (; i < n && k < PY_IOV_BATCH; i++) {
+			if (addr[i] < PY_PTR_MIN)
+				continue;
+			local[k].iov_base = bufs + i * len;
+			local[k].iov_len = len;
+			remote[k].iov_base = (void *)(uintptr_t)addr[i];
+			remote[k].iov_len = len;
+			index[k++] = i;
+		}
+		if (!k)
+			break;
+		r = process_vm_readv(loc->pid, local, k, remote, k, 0);
+		loc->reads++;
+		done = r > 0 ? (size_t)r / len : 0;
+		for (size_t j = 0; j < done && j < k; j++)
+			ok[index[j]] = true;
+		if (done < k)
+			i = index[done] + 1;
+	}
+}
+
+/* Appends code point c to out as UTF-8; returns the bytes written. */
+static size_t utf8_put(char *out, uint32_t c)
+{
+	if (c < 0x80) {
+		out[0] = c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = 0xc0 | (c >> 6);
+		out[1] = 0x80 | (c & 0x3f);
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = 0xe0 | (c >> 12);
+		out[1] = 0x80 | ((c >> 6) & 0x3f);
+		out[2] = 0x80 | (c & 0x3f);
+		return 3;
+	}
+	if (c > 0x10ffff)
+		c = 0xfffd;
+	out[0] = 0xf0 | (c >> 18);
+	out[1] = 0x80 | ((c >> 12) & 0x3f);
+	out[2] = 0x80 | ((c >> 6) & 0x3f);
+	out[3] = 0x80 | (c & 0x3f);
+	return 4;
+}
+
+char *py_str_decode(struct py_locator *loc, uint64_t str,
+		    const uint8_t *head, size_t head_len)
+{
+	const struct py_layout *l = &loc->layout;
+	uint64_t type, length, data_addr;
+	unsigned int state, kind;
+	uint8_t *data = NULL;
+	const uint8_t *src;
+	char *out, *p;
+
+	if (head_len < l->unicode_compact_size)
+		return NULL;
+	memcpy(&type, head + 8, sizeof(type));
+	if (loc->types.unicode && type != loc->types.unicode)
+		return NULL;
+	memcpy(&length, head + l->unicode_length, sizeof(length));
+	state = head[l->unicode_state];
+	kind = (state >> 2) & 7;
+	if (kind != 1 && kind != 2 && kind != 4)
+		return NULL;
+	if (length > PY_MAX_STRING)
+		length = PY_MAX_STRING;
+	if (!((state >> 5) & 1)) {	/* legacy string: data elsewhere */
+		if (py_read_ptr(loc, str + l->unicode_compact_size, &data_addr))
+			return NULL;
+	} else {
+		data_addr = str + (((state >> 6) & 1) ? l->unicode_ascii_size
+						      : l->unicode_compact_size);
+	}
+	if (data_addr >= str && data_addr - str + length * kind <= head_len) {
+		src = head + (data_addr - str);
+	} else {
+		data = xmalloc(length * kind + 1);
+		if (py_read(loc, data_addr, data, length * kind)) {
+			free(data);
+			return NULL;
+		}
+		src = data;
+	}
+	out = p = xmalloc(length * 4 + 1);
+	for (uint64_t i = 0; i < length; i++) {
+		uint32_t c;
+
+		if (kind == 1) {
+			c = src[i];
+		} else if (kind == 2) {
+			uint16_t c16;
+
+			memcpy(&c16, src + 2 * i, 2);
+			c = c16;
+		} else {
+			memcpy(&c, src + 4 * i, 4);
+		}
+		p += utf8_put(p, c);
+	}
+	*p = '\0';
+	free(data);
+	return out;
+}
+
+char *py_str_read(struct py_locator *loc, uint64_t str)
+{
+	uint8_t head[PY_STR_PREFETCH];
+	size_t len = sizeof(head);
+
+	if (py_read(loc, str, head, len)) {
+		/* near the end of a mapping: just the header */
+		len = loc->layout.unicode_compact_size + sizeof(uint64_t);
+		if (py_read(loc, str, head, len))
+			return NULL;
+	}
+	return py_str_decode(loc, str, head, len);
+}
+
+uint8_t *py_bytes_read(struct py_locator *loc, uint64_t bytes, size_t max,
+		       uint32_t *len)
+{
+	const struct py_layout *l = &loc->layout;
+	uint64_t head[2];	/* ob_type, ob_size */
+	uint8_t *buf;
+
+	if (py_read(loc, bytes + 8, head, sizeof(head)))
+		return NULL;
+	if (loc->types.bytes && head[0] != loc->types.bytes)
+		return NULL;
+	if ((int64_t)head[1] < 0 || head[1] > max)
+		return NULL;
+	buf = xmalloc(head[1] + 1);
+	if (py_read(loc, bytes + l->bytes_data, buf, head[1])) {
+		free(buf);
+		return NULL;
+	}
+	*len = head[1];
+	return buf;
+}
+
+int py_long_decode(struct py_locator *loc, const uint8_t *buf, size_t len,
+		   uint64_t *out)
+{
+	const struct py_layout *l = &loc->layout;
+	uint32_t digit[PY_LONG_DIGITS];
+	uint64_t type, size, ndigits, value = 0;
+	bool negative;
+
+	if (len < l->long_digit + sizeof(digit[0]))
+		return -1;
+	memcpy(&type, buf + 8, sizeof(type));
+	if (loc->types.long_ && type != loc->types.long_)
+		return -1;
+	memcpy(&size, buf + l->long_size, sizeof(size));
+	if (l->long_tagged) {
+		ndigits = size >> 3;
+		negative = (size & 3) == 2;
+	} else {
+		negative = (int64_t)size < 0;
+		ndigits = negative ? (uint64_t)-(int64_t)size : size;
+	}
+	if (ndigits > PY_LONG_DIGITS || negative ||
+	    l->long_digit + ndigits * sizeof(digit[0]) > len)
+		return -1;
+	memcpy(digit, buf + l->long_digit, ndigits * sizeof(digit[0]));
+	for (int i = ndigits - 1; i >= 0; i--)
+		value = (value << 30) | (digit[i] & 0x3fffffff);
+	*out = value;
+	return 0;
+}
+
+#define PY_TPFLAGS_HEAPTYPE (1UL << 9)	/* only heap types have ht_* */
+
+/* Reads what we need of a type; classifies it by address or tp_name. */
+static void py_type_fill(struct py_locator *loc, struct py_type *t)
+{
+	const struct py_layout *l = &loc->layout;
+	uint8_t buf[1024];
+	size_t len = l->type_dictoffset + 8;
+	char name[PY_TYPE_NAME_MAX] = "";
+	uint64_t name_addr;
+
+	t->kind = PY_TYPE_OTHER;
+	if (l->type_cached_keys + 8 > len)
+		len = l->type_cached_keys + 8;
+	if (len > sizeof(buf))
+		return;
+	/* a static type may end before ht_cached_keys: read less */
+	if (py_read(loc, t->addr, buf, len)) {
+		len = l->type_dictoffset + 8;
+		if (py_read(loc, t->addr, buf, len))
+			return;
+	}
+	memcpy(&t->flags, buf + l->type_flags, 8);
+	memcpy(&t->basicsize, buf + l->type_basicsize, 8);
+	memcpy(&t->dictoffset, buf + l->type_dictoffset, 8);
+	if (l->type_cached_keys && (t->flags & PY_TPFLAGS_HEAPTYPE) &&
+	    l->type_cached_keys + 8 <= len)
+		memcpy(&t->cached_keys, buf + l->type_cached_keys, 8);
+	if (t->addr == loc->types.cfunction) {
+		t->kind = PY_TYPE_CFUNCTION;
+		return;
+	}
+	if (t->addr == loc->types.method) {
+		t->kind = PY_TYPE_METHOD;
+		return;
+	}
+	memcpy(&name_addr, buf + l->type_name, 8);
+	if (py_read(loc, name_addr, name, sizeof(name) - 1) &&
+	    py_read(loc, name_addr, name, sizeof("_thread.RLock")))
+		return;
+	name[sizeof(name) - 1] = '\0';
+	if (!strcmp(name, "_thread.lock"))
+		t->kind = PY_TYPE_LOCK;
+	else if (!strcmp(name, "_thread.RLock"))
+		t->kind = PY_TYPE_RLOCK;
+}
+
+const struct py_type *py_type_get(struct py_locator *loc, uint64_t addr)
+{
+	size_t mask = PY_TYPE_CACHE_SIZE - 1, slot = (addr >> 4) & mask;
+	struct py_type *t = NULL;
+
+	if (addr < PY_PTR_MIN)
+		return NULL;
+	for (int probe = 0; probe < PY_CACHE_PROBES; probe++) {
+		struct py_type *c = &loc->type_cache[(slot + probe) & mask];
+
+		if (c->addr == addr)
+			return c;
+		if (!c->addr) {
+			t = c;
+			break;
+		}
+	}
+	if (!t)
+		t = &loc->type_cache[slot];
+	memset(t, 0, sizeof(*t));
+	t->addr = addr;
+	py_type_fill(loc, t);
+	return t;
+}

@@ -1,0 +1,157 @@
+/*
+ * Private to tracer/python: the locator, its caches, and the readers of
+ * remote Python objects that the capture, the frame walk and the lock
+ * finder share.
+ */
+#ifndef PD_PY_PRIVATE_H
+#define PD_PY_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tracer/python/py_layout.h"
+#include "tracer/python/py_reader.h"
+
+#define PY_CODE_CACHE_SIZE 4096	/* distinct code objects; power of 2 */
+#define PY_TYPE_CACHE_SIZE 256	/* distinct types met; power of 2 */
+#define PY_MAX_STRING 4096	/* longer names are cut */
+#define PY_MAX_LINETABLE (1 << 20)	/* larger tables: line unknown */
+#define PY_MAX_INTERPRETERS 256	/* subinterpreters read per process */
+
+/* The builtin types whose addresses py_locate() found in the ELF. */
+struct py_types {
+	uint64_t code, unicode, long_, dict, module, cfunction, method, bytes;
+};
+
+/* What we know of one code object, read once per capture. */
+struct py_code {
+	uint64_t addr;		/* 0 = empty slot */
+	char *file, *function;
+	int firstlineno;
+	int nlocalsplus, stacksize, firsttraceable;
+	uint8_t *lines;		/* the line table bytes, NULL if unread */
+	uint32_t lines_len;
+};
+
+/* What a type is to us: a lock, a bound method, or anything else. */
+enum py_type_kind {
+	PY_TYPE_OTHER,
+	PY_TYPE_LOCK,
+	PY_TYPE_RLOCK,
+	PY_TYPE_CFUNCTION,
+	PY_TYPE_METHOD,
+};
+
+struct py_type {
+	uint64_t addr;		/* 0 = empty slot */
+	enum py_type_kind kind;
+	uint64_t flags, basicsize, dictoffset, cached_keys;
+};
+
+struct py_locator {
+	pid_t pid;
+	uint64_t runtime;	/* address of _PyRuntime */
+	uint32_t hexversion;
+	char version[16];
+	struct py_layout layout;	/* the table entry, debug offsets applied */
+	unsigned long reads;	/* process_vm_readv calls, for --debug */
+	struct py_types types;
+	struct py_code codes[PY_CODE_CACHE_SIZE];
+	struct py_type type_cache[PY_TYPE_CACHE_SIZE];
+	struct {		/* last attribute found in a shared keys table */
+		uint64_t keys;
+		char name[32];
+		int64_t index;
+	} keys_memo;
+};
+
+/* Remote reads (py_object.c).  All return 0, or -1 when unreadable. */
+int py_read(struct py_locator *loc, uint64_t addr, void *buf, size_t len);
+int py_read_ptr(struct py_locator *loc, uint64_t addr, uint64_t *out);
+/* One process_vm_readv for many pieces; ok[i] says which were read. */
+void py_read_many(struct py_locator *loc, const uint64_t *addr, size_t len,
+		  uint8_t *bufs, bool *ok, size_t n);
+/* A str object as a new UTF-8 string, or NULL. */
+char *py_str_read(struct py_locator *loc, uint64_t str);
+/* Decodes a str from its first bytes (header and data) already read. */
+char *py_str_decode(struct py_locator *loc, uint64_t str,
+		    const uint8_t *head, size_t head_len);
+/* A bytes object's contents into a new buffer of *len bytes, or NULL. */
+uint8_t *py_bytes_read(struct py_locator *loc, uint64_t bytes, size_t max,
+		       uint32_t *len);
+/* An int object that fits 64 bits, from its first len bytes. */
+int py_long_decode(struct py_locator *loc, const uint8_t *buf, size_t len,
+		   uint64_t *out);
+#define PY_LONG_HEAD 40		/* header and 3 digits: any thread ident */
+/* The type cache entry of the type at addr, reading it on first use. */
+const struct py_type *py_type_get(struct py_locator *loc, uint64_t addr);
+
+/* Dicts (py_dict.c). */
+/* Value for a str key equal to name; 0 when absent or unreadable. */
+uint64_t py_dict_get_str(struct py_locator *loc, uint64_t dict,
+			 const char *name);
+/* Calls fn for each (key, value) of dict; at most max entries. */
+int py_dict_each(struct py_locator *loc, uint64_t dict, int max,
+		 void (*fn)(void *ctx, uint64_t key, uint64_t value),
+		 void *ctx);
+/* Index of name in a (shared) keys table, remembered; -1 if absent. */
+int64_t py_shared_index(struct py_locator *loc, uint64_t keys,
+			const char *name);
+
+/* Code objects (py_code.c): cached per capture. */
+const struct py_code *py_code_get(struct py_locator *loc, uint64_t code);
+void py_code_cache_clear(struct py_locator *loc);
+/* Line of a code unit offset, from the code's line table; 0 unknown. */
+int py_code_line(const struct py_locator *loc, const struct py_code *code,
+		 int64_t lasti_bytes);
+
+/* Line table decoders (py_linetable.c); offsets in bytes. */
+int py_lines_lnotab(const uint8_t *t, size_t len, int first, int64_t addr);
+int py_lines_linetable(const uint8_t *t, size_t len, int first, int64_t addr);
+int py_lines_locations(const uint8_t *t, size_t len, int first, int64_t addr);
+
+/* Frames (py_frames.c): the stacks of n threads from their first frames. */
+void py_frames_read(struct py_locator *loc, struct py_thread *threads,
+		    const uint64_t *first, int n);
+
+/* Thread names (py_names.c): fills t[i].name from threading._active. */
+void py_names_read(struct py_locator *loc, uint64_t interp,
+		   struct py_thread *t, int n);
+/*
+ * Instance attributes (py_names.c), on every layout: value[i] is the
+ * object that attribute name of objs[i] refers to, 0 when objs[i] is 0,
+ * lacks it or cannot be read.  Three process_vm_readv for all n, plus a
+ * lookup per instance whose attributes sit in a combined dict.
+ */
+void py_attrs_get(struct py_locator *loc, const uint64_t *objs, int n,
+		  const char *name, uint64_t *value);
+/* The same for one instance: the attribute's object, or 0. */
+uint64_t py_attr_get(struct py_locator *loc, uint64_t obj, const char *name);
+
+/* Cycle detection for linked lists (Brent): true once addr repeats. */
+struct py_loop_guard {
+	uint64_t saved;
+	unsigned long power, steps;
+};
+
+static inline void py_loop_init(struct py_loop_guard *g)
+{
+	g->saved = 0;
+	g->power = 1;
+	g->steps = 0;
+}
+
+static inline bool py_loop_seen(struct py_loop_guard *g, uint64_t addr)
+{
+	if (addr == g->saved)
+		return true;
+	if (++g->steps == g->power) {
+		g->saved = addr;
+		g->power *= 2;
+		g->steps = 0;
+	}
+	return false;
+}
+
+#endif
