@@ -204,12 +204,18 @@ void native_wait_classify(const struct thread_snapshot *t,
 	case SYS_clock_nanosleep:
 		tm->state = THREAD_SLEEPING;
 		return;
+	case SYS_select: case SYS_pselect6:
+		/* no descriptors: a sleep (Python 3.9's time.sleep, usleep) */
+		tm->state = t->syscall_args[0] ? THREAD_IO : THREAD_SLEEPING;
+		return;
+	case SYS_poll: case SYS_ppoll:
+		tm->state = t->syscall_args[1] ? THREAD_IO : THREAD_SLEEPING;
+		return;
 	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
 	case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
 	case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
 	case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
 	case SYS_accept: case SYS_accept4: case SYS_connect:
-	case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
 	case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2:
 	case SYS_io_getevents: case SYS_io_uring_enter: case SYS_openat:
 	case SYS_open: case SYS_flock: case SYS_fcntl:

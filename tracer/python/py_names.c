@@ -260,14 +260,14 @@ void py_names_read(struct py_locator *loc, uint64_t interp,
 	if (!n || !(active = py_active_dict(loc, interp)))
 		return;
 	ctx.jobs = xcalloc(ctx.cap, sizeof(*ctx.jobs));
-	names = xcalloc(ctx.cap, sizeof(*names));
 	if (py_dict_each(loc, active, ctx.cap, py_names_collect, &ctx)) {
 		debug_msg("python: threading._active unreadable");
 	} else {
+		names = xmalloc((ctx.n + 1) * sizeof(*names));
 		py_names_match(loc, ctx.jobs, ctx.n, t, n);
 		py_names_attrs(loc, ctx.jobs, ctx.n, names);
 		py_names_strings(loc, ctx.jobs, ctx.n, names, t);
+		free(names);
 	}
-	free(names);
 	free(ctx.jobs);
 }

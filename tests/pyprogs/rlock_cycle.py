@@ -1,0 +1,30 @@
+# Two threads take two RLocks in opposite orders: RLocks record their
+# owner, so the snapshot proves the cycle itself.
+import threading
+
+a = threading.RLock()
+b = threading.RLock()
+both = threading.Barrier(2)
+
+
+def alpha():
+    with a:
+        with a:
+            both.wait()
+            with b:  # LINE_ALPHA
+                pass
+
+
+def beta():
+    with b:
+        both.wait()
+        with a:  # LINE_BETA
+            pass
+
+
+t1 = threading.Thread(target=alpha, name="alpha")
+t2 = threading.Thread(target=beta, name="beta")
+t1.start()
+t2.start()
+print("ready", flush=True)
+t1.join()  # LINE_MAIN
