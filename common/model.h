@@ -73,6 +73,7 @@ struct frame {
 struct wait_info {
 	enum wait_kind kind;
 	uint64_t id;		/* address of the object waited on */
+	uint64_t sync_addr;	/* the native object under it (futex, sem_t) */
 	bool timed;		/* will give up by itself: never a deadlock edge */
 	int n_owners;		/* 0: no owner known (see owner_why) */
 	pid_t owner_tids[WAIT_MAX_OWNERS];
@@ -124,6 +125,7 @@ struct process_model {
 	int n_deadlocks;
 	struct deadlock *potential;	/* cycles through timed waits */
 	int n_potential;
+	bool from_registry;	/* owners read from the shim's registry */
 	uint64_t stopped_ns;	/* how long the target was stopped */
 };
 

@@ -10,13 +10,15 @@
 #include "config.h"
 #include "tracer/attach/attach.h"
 #include "ui/report.h"
+#include "ui/run.h"
 
 #define EXIT_NO_DEADLOCK 0
 #define EXIT_DEADLOCK 1
 
 static const char usage_text[] =
 	"Usage: pydeadlock attach [--json] [--stats] PID\n"
-	"       pydeadlock run [OPTIONS] -- CMD [ARG...]\n"
+	"       pydeadlock run [--on-deadlock=abort|report] [--json-report=FILE]\n"
+	"                      -- CMD [ARG...]\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
 	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
@@ -28,8 +30,14 @@ static const char usage_text[] =
 	"        --stats  print how long the process was stopped (stderr)\n"
 	"        --debug  print what pydeadlock is doing (stderr)\n"
 	"\n"
+	"run     run CMD under the preload shim, which sees every lock and\n"
+	"        semaphore operation and reports a deadlock the moment it forms\n"
+	"        (on stderr), then ends the program with status 86 (abort, the\n"
+	"        default) or leaves it hung for inspection (report).\n"
+	"\n"
 	"Exit status of attach: 0 no deadlock, 1 deadlock found, 2 usage or\n"
-	"attach error.  See pydeadlock(1).\n";
+	"attach error.  Of run: the program's own, 86 when it was ended because\n"
+	"of a deadlock, 2 for a usage error.  See pydeadlock(1).\n";
 
 static void usage(FILE *out)
 {
@@ -52,10 +60,13 @@ static int cmd_attach(int argc, char **argv)
 		{ "break", no_argument, NULL, 'b' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "from-run", no_argument, NULL, 'r' },
+		{ "json-to", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, stats = false;
+	bool json = false, stats = false, from_run = false;
+	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
 	char err[512];
@@ -74,6 +85,12 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'd':
 			debug_enabled = true;
+			break;
+		case 'r':	/* run by the shim on its own process */
+			from_run = true;
+			break;
+		case 'J':
+			json_to = optarg;
 			break;
 		case 'b':
 			error_msg("attach --break needs the process to run under the shim ('pydeadlock run'), which this version does not have yet");
@@ -112,6 +129,17 @@ static int cmd_attach(int argc, char **argv)
 		report_json(stdout, &pm);
 	else
 		report_text(stdout, &pm);
+	if (json_to) {
+		FILE *f = fopen(json_to, "w");
+
+		if (f) {
+			report_json(f, &pm);
+			fclose(f);
+		} else {
+			perror_msg("cannot write %s", json_to);
+		}
+	}
+	(void)from_run;
 	fflush(stdout);
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",
@@ -142,7 +170,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run") || !strcmp(cmd, "replay") || !strcmp(cmd, "explore")) {
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay") || !strcmp(cmd, "explore")) {
 		error_msg("'%s' is not available in this version yet; 'attach' is", cmd);
 		return EXIT_USAGE;
 	}

@@ -90,12 +90,12 @@ static void print_thread(FILE *out, const struct process_model *pm,
 	fprintf(out, ": %s", thread_state_name(t->state));
 	if (t->job_stopped)
 		fprintf(out, " (job-stopped)");
-	if (t->holds_gil)
-		fprintf(out, ", holds the GIL");
 	if (t->wait.kind != WAIT_NONE) {
 		fprintf(out, " for ");
 		print_wait(out, pm, &t->wait);
 	}
+	if (t->holds_gil)
+		fprintf(out, "; holds the GIL");
 	if (t->wait.detail)
 		fprintf(out, " [%s]", t->wait.detail);
 	else if (t->state_detail)
@@ -133,6 +133,8 @@ static void print_deadlock_thread(FILE *out, const struct process_model *pm,
 			wait_kind_name(held->kind), held->id);
 		if (held->site.file || held->site.function)
 			print_site(out, &held->site);
+		else if (pm->from_registry)
+			fprintf(out, "a place not recorded (Python acquisition lines are not recorded yet)");
 		else
 			fprintf(out, "a place attach cannot see ('pydeadlock run' records it)");
 		fputc('\n', out);

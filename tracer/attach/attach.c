@@ -9,6 +9,7 @@
 #include "tracer/attach/attach.h"
 #include "tracer/attach/native_wait.h"
 #include "tracer/attach/python_view.h"
+#include "tracer/attach/registry_view.h"
 #include "tracer/attach/snapshot.h"
 #include "tracer/attach/symbols.h"
 #include "tracer/attach/unwind.h"
@@ -127,6 +128,7 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 	if (pid < 0)
 		return -1;
 	python_view_locate(&pv, pid);
+	pv.registry = registry_open(pid);	/* under pydeadlock run */
 	if (snapshot_take(pid, &ps, pv.loc ? python_view_capture : NULL, &pv,
 			  err, err_size) < 0) {
 		python_view_free(&pv);
@@ -152,7 +154,9 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 			continue;
 		describe_thread(uw, sym, t, &pm->threads[pm->n_threads++]);
 	}
+	registry_view_waits(pv.registry, pm, sym);
 	python_view_apply(&pv, &ps, pm);
+	registry_view_owners(pv.registry, pm, sym);
 	if (pv.why)
 		pm->python_why = xstrdup(pv.why);
 	python_view_free(&pv);

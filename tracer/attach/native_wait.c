@@ -80,12 +80,17 @@ static const char *futex_cmd_name(int cmd)
 	return NULL;
 }
 
+/* pydeadlock's own preload shim: its interposers are nobody's wait site */
+#define SHIM_MODULE "libpydeadlock.so"
+
 /* The first frame past the libc wait: where the program waits. */
 static void wait_site(struct thread_model *tm, int libc_frame)
 {
 	for (int i = libc_frame + 1; i < tm->n_frames; i++) {
 		struct frame *f = &tm->frames[i];
 
+		if (f->module && !strcmp(f->module, SHIM_MODULE))
+			continue;
 		if (f->function) {
 			tm->wait.site.function = xstrdup(f->function);
 			tm->wait.site.file = xstrdup(f->file);
@@ -127,6 +132,7 @@ static void classify_futex(const struct thread_snapshot *t,
 	}
 	tm->state = THREAD_WAITING;
 	w->id = uaddr;
+	w->sync_addr = uaddr;
 	w->timed = t->syscall_args[3] != 0;
 	snprintf(detail, sizeof(detail), "futex(0x%" PRIx64 ", %s%s)", uaddr,
 		 cmd_name, op & FUTEX_PRIVATE_FLAG ? "_PRIVATE" : "");

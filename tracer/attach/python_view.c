@@ -27,6 +27,7 @@ void python_view_free(struct python_view *pv)
 	if (pv->captured)
 		py_process_free(&pv->proc);
 	py_locator_free(pv->loc);
+	registry_close(pv->registry);
 	free(pv->why);
 	free(pv->waits);
 	memset(pv, 0, sizeof(*pv));
@@ -62,14 +63,20 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 		struct python_wait_capture *w;
 		struct py_thread *p;
 
-		if (!t->stopped || t->gone || !t->in_syscall ||
-		    t->syscall_nr != SYS_futex ||
-		    !(p = py_thread_of(&pv->proc, t)) || !p->n_frames)
+		uint64_t sync = 0;
+
+		if (t->stopped && !t->gone && t->in_syscall &&
+		    t->syscall_nr == SYS_futex)
+			sync = t->syscall_args[0];
+		else if (pv->registry)	/* inside the shim, about to block */
+			for (uint32_t k = 0; k < pv->registry->high_water; k++)
+				if (pv->registry->slots[k].tid == t->tid)
+					sync = pv->registry->slots[k].wait_addr;
+		if (!sync || !(p = py_thread_of(&pv->proc, t)) || !p->n_frames)
 			continue;
 		w = &pv->waits[pv->n_waits++];
 		w->tid = t->tid;
-		w->lock_found = py_find_lock(pv->loc, p, t->syscall_args[0],
-					     &w->lock) == 0;
+		w->lock_found = py_find_lock(pv->loc, p, sync, &w->lock) == 0;
 		w->join_found = py_join_target(pv->loc, p, &w->join_ident) == 0;
 	}
 }
@@ -358,8 +365,9 @@ void python_view_apply(struct python_view *pv,
 		    tm->wait.id >= pv->proc.gil_addr &&
 		    tm->wait.id < pv->proc.gil_addr + PY_GIL_COND_END)
 			gil_wait(pv, ps, p, tm);
-		else if (tm->state == THREAD_WAITING && p->n_frames)
-			python_wait(pv, ps, c, p, tm);
+		else if (tm->state == THREAD_WAITING && p->n_frames &&
+			 !python_wait(pv, ps, c, p, tm) && !tm->wait.site.line)
+			set_site(&tm->wait, &p->frames[0]);	/* C called from Python */
 		merge_frames(tm, p);
 	}
 }

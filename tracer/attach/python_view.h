@@ -11,6 +11,7 @@
 #define PD_PYTHON_VIEW_H
 
 #include "common/model.h"
+#include "runtime/registry.h"
 #include "tracer/attach/snapshot.h"
 #include "tracer/python/py_reader.h"
 
@@ -25,6 +26,7 @@ struct python_wait_capture {
 
 struct python_view {
 	struct py_locator *loc;	/* NULL: no Python view */
+	const struct registry *registry;	/* the shim's, NULL without */
 	char *why;		/* why not, when Python was found but unusable */
 	bool captured;
 	struct py_process proc;

@@ -1,0 +1,575 @@
+/*
+ * The interposers: pthread mutexes, rwlocks, condition variables,
+ * semaphores (every Python Lock up to 3.13.0 is a sem_t initialised to 1)
+ * and pthread_join, each mapped onto the calling thread's registry slot.
+ *
+ * Fast path (the acquire succeeds at once): the real try-variant, then a
+ * push onto the thread's own slot: no shared write, no lock, no
+ * allocation.  Slow path (it would block): publish the wait, walk the
+ * owner edges for a cycle, then block in the real call.
+ *
+ * Nothing here may allocate or lock on the way through: malloc and the
+ * dynamic loader take locks that could re-enter us.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tracer/shim/shim.h"
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define SITE() ((uint64_t)(uintptr_t)__builtin_return_address(0))
+#define EXPORT __attribute__((visibility("default")))
+
+struct registry *shim_registry;
+static pthread_key_t slot_key;
+static TLS struct registry_slot *my_slot;
+static TLS int in_shim;		/* our own calls into libc pass through */
+
+/* The real functions, found with dlsym(RTLD_NEXT) at start-up. */
+static int (*real_mutex_lock)(pthread_mutex_t *);
+static int (*real_mutex_trylock)(pthread_mutex_t *);
+static int (*real_mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+static int (*real_mutex_clocklock)(pthread_mutex_t *, clockid_t,
+				   const struct timespec *);
+static int (*real_mutex_unlock)(pthread_mutex_t *);
+static int (*real_mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+static int (*real_mutex_destroy)(pthread_mutex_t *);
+static int (*real_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+static int (*real_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *,
+				  const struct timespec *);
+static int (*real_cond_clockwait)(pthread_cond_t *, pthread_mutex_t *,
+				  clockid_t, const struct timespec *);
+static int (*real_rwlock_rdlock)(pthread_rwlock_t *);
+static int (*real_rwlock_wrlock)(pthread_rwlock_t *);
+static int (*real_rwlock_tryrdlock)(pthread_rwlock_t *);
+static int (*real_rwlock_trywrlock)(pthread_rwlock_t *);
+static int (*real_rwlock_unlock)(pthread_rwlock_t *);
+static int (*real_sem_init)(sem_t *, int, unsigned int);
+static int (*real_sem_destroy)(sem_t *);
+static int (*real_sem_wait)(sem_t *);
+static int (*real_sem_trywait)(sem_t *);
+static int (*real_sem_timedwait)(sem_t *, const struct timespec *);
+static int (*real_sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
+static int (*real_sem_post)(sem_t *);
+static int (*real_join)(pthread_t, void **);
+
+/* glibc's own aliases: what a lock call made during dlsym() can use */
+extern int __pthread_mutex_lock(pthread_mutex_t *);
+extern int __pthread_mutex_unlock(pthread_mutex_t *);
+extern int __pthread_mutex_trylock(pthread_mutex_t *);
+
+#define RESOLVE(var, name) (var = (__typeof__(var))dlsym(RTLD_NEXT, name))
+
+static void release_slot(void *slot)
+{
+	registry_slot_release(slot);
+	my_slot = NULL;
+}
+
+static void after_fork_child(void);
+
+static void resolve_all(void)
+{
+	static _Atomic int done;
+
+	if (atomic_load(&done))
+		return;
+	in_shim++;
+	RESOLVE(real_mutex_lock, "pthread_mutex_lock");
+	RESOLVE(real_mutex_trylock, "pthread_mutex_trylock");
+	RESOLVE(real_mutex_timedlock, "pthread_mutex_timedlock");
+	RESOLVE(real_mutex_clocklock, "pthread_mutex_clocklock");
+	RESOLVE(real_mutex_unlock, "pthread_mutex_unlock");
+	RESOLVE(real_mutex_init, "pthread_mutex_init");
+	RESOLVE(real_mutex_destroy, "pthread_mutex_destroy");
+	RESOLVE(real_cond_wait, "pthread_cond_wait");
+	RESOLVE(real_cond_timedwait, "pthread_cond_timedwait");
+	RESOLVE(real_cond_clockwait, "pthread_cond_clockwait");
+	RESOLVE(real_rwlock_rdlock, "pthread_rwlock_rdlock");
+	RESOLVE(real_rwlock_wrlock, "pthread_rwlock_wrlock");
+	RESOLVE(real_rwlock_tryrdlock, "pthread_rwlock_tryrdlock");
+	RESOLVE(real_rwlock_trywrlock, "pthread_rwlock_trywrlock");
+	RESOLVE(real_rwlock_unlock, "pthread_rwlock_unlock");
+	RESOLVE(real_sem_init, "sem_init");
+	RESOLVE(real_sem_destroy, "sem_destroy");
+	RESOLVE(real_sem_wait, "sem_wait");
+	RESOLVE(real_sem_trywait, "sem_trywait");
+	RESOLVE(real_sem_timedwait, "sem_timedwait");
+	RESOLVE(real_sem_clockwait, "sem_clockwait");
+	RESOLVE(real_sem_post, "sem_post");
+	RESOLVE(real_join, "pthread_join");
+	in_shim--;
+	atomic_store(&done, 1);
+}
+
+__attribute__((constructor(101))) static void shim_init(void)
+{
+	resolve_all();
+	if (getenv("PYDEADLOCK_DISABLE"))
+		return;
+	if (pthread_key_create(&slot_key, release_slot) != 0)
+		return;
+	shim_report_init();
+	pthread_atfork(NULL, NULL, after_fork_child);
+	shim_registry = registry_create(getpid());
+	if (!shim_registry)
+		shim_say_once("cannot create its registry in /dev/shm; running untracked");
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (shim_registry && shim_registry->pid == getpid())
+		registry_unlink(getpid());
+}
+
+/*
+ * The forking thread alone goes on in the child, holding what it held:
+ * a registry of its own for the child, with that one thread in it.
+ */
+static void after_fork_child(void)
+{
+	struct registry_slot *old = my_slot;
+
+	my_slot = NULL;
+	if (!shim_registry)
+		return;
+	shim_registry = registry_create(getpid());
+	if (!shim_registry || !old)
+		return;
+	my_slot = registry_slot_take(shim_registry, syscall(SYS_gettid),
+				     (uint64_t)pthread_self());
+	if (!my_slot)
+		return;
+	uint32_t n = atomic_load(&old->n_held);
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_HELD; i++) {
+		my_slot->held[i].site = old->held[i].site;
+		my_slot->held[i].kind = old->held[i].kind;
+		my_slot->held[i].count = old->held[i].count;
+		atomic_store(&my_slot->held[i].addr, atomic_load(&old->held[i].addr));
+	}
+	atomic_store(&my_slot->n_held, n);
+	pthread_setspecific(slot_key, my_slot);
+}
+
+/* This thread's slot, taken on first use; NULL: run untracked. */
+static inline struct registry_slot *slot(void)
+{
+	struct registry_slot *s = my_slot;
+
+	if (__builtin_expect(s != NULL, 1))
+		return s;
+	if (!shim_registry || in_shim)
+		return NULL;
+	in_shim++;
+	s = registry_slot_take(shim_registry, syscall(SYS_gettid),
+			       (uint64_t)pthread_self());
+	if (s) {
+		my_slot = s;
+		pthread_setspecific(slot_key, s);
+	} else {
+		shim_say_once("more threads than its registry holds; the rest run untracked");
+	}
+	in_shim--;
+	return s;
+}
+
+/* Record an acquisition (recursive ones count on the same entry). */
+static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
+		      uint64_t site)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)obj;
+	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+
+	for (uint32_t i = n; i-- > 0;)
+		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) == addr) {
+			s->held[i].count++;
+			return;
+		}
+	if (n == REGISTRY_MAX_HELD) {	/* squeeze out holes, else truncate */
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (atomic_load(&s->held[i].addr))
+				s->held[k++] = s->held[i];
+		n = k;
+		if (n == REGISTRY_MAX_HELD) {
+			s->held_truncated = 1;
+			return;
+		}
+	}
+	s->held[n].site = site;
+	s->held[n].kind = kind;
+	s->held[n].count = 1;
+	atomic_store_explicit(&s->held[n].addr, addr, memory_order_relaxed);
+	/* release: a walker that sees the count sees the entry */
+	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
+}
+
+/* Forget one acquisition; false when this thread did not hold obj. */
+static bool held_pop(struct registry_slot *s, const void *obj)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)obj;
+	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+
+	for (uint32_t i = n; i-- > 0;) {
+		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) != addr)
+			continue;
+		if (--s->held[i].count)
+			return true;
+		/* keep the order: a held list reads as the nesting */
+		for (uint32_t k = i; k + 1 < n; k++) {
+			s->held[k].site = s->held[k + 1].site;
+			s->held[k].kind = s->held[k + 1].kind;
+			s->held[k].count = s->held[k + 1].count;
+			atomic_store_explicit(&s->held[k].addr,
+					      atomic_load(&s->held[k + 1].addr),
+					      memory_order_relaxed);
+		}
+		atomic_store_explicit(&s->n_held, n - 1, memory_order_release);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * About to block on obj: publish the wait (sequentially consistent, so of
+ * two threads closing a cycle together at least one sees the other), then
+ * look for a cycle through this thread.
+ */
+static void wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
+		       uint32_t flags, pid_t joined, uint64_t site)
+{
+	pid_t tids[REGISTRY_MAX_CYCLE];
+	int n;
+
+	s->wait_site = site;
+	atomic_store(&s->wait_kind, kind);
+	atomic_store(&s->wait_flags, flags);
+	atomic_store(&s->wait_tid, joined);
+	atomic_store(&s->wait_addr, (uint64_t)(uintptr_t)obj);
+	atomic_fetch_add(&s->gen, 1);
+	if (flags & REG_WAIT_TIMED)
+		return;
+	in_shim++;
+	n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
+	if (n)
+		shim_deadlock(s, tids, n);
+	in_shim--;
+}
+
+static void wait_end(struct registry_slot *s)
+{
+	atomic_store(&s->wait_addr, 0);
+	atomic_fetch_add(&s->gen, 1);
+}
+
+/* ---- pthread mutexes ---- */
+
+EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	struct registry_slot *s;
+	int rc;
+
+	if (__builtin_expect(!real_mutex_lock, 0)) {
+		if (in_shim)	/* called from within dlsym() */
+			return __pthread_mutex_lock(m);
+		resolve_all();
+	}
+	s = slot();
+	if (!s)
+		return real_mutex_lock(m);
+	rc = real_mutex_trylock(m);		/* the whole cost when free */
+	if (rc == 0 || rc == EOWNERDEAD) {
+		held_push(s, m, REG_MUTEX, SITE());
+		return rc;
+	}
+	wait_begin(s, m, REG_MUTEX, 0, 0, SITE());
+	rc = real_mutex_lock(m);
+	wait_end(s);
+	if (rc == 0 || rc == EOWNERDEAD)
+		held_push(s, m, REG_MUTEX, SITE());
+	return rc;
+}
+
+EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	struct registry_slot *s;
+	int rc;
+
+	if (__builtin_expect(!real_mutex_trylock, 0)) {
+		if (in_shim)
+			return __pthread_mutex_trylock(m);
+		resolve_all();
+	}
+	rc = real_mutex_trylock(m);
+	if ((rc == 0 || rc == EOWNERDEAD) && (s = slot()))
+		held_push(s, m, REG_MUTEX, SITE());
+	return rc;
+}
+
+/* timedlock and clocklock share this: try, else a timed wait */
+#define TIMED_MUTEX(call)						\
+	do {								\
+		struct registry_slot *s = slot();			\
+		int rc;							\
+		if (!s)							\
+			return call;					\
+		rc = real_mutex_trylock(m);				\
+		if (rc != 0 && rc != EOWNERDEAD) {			\
+			wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED, 0, SITE()); \
+			rc = call;					\
+			wait_end(s);					\
+		}							\
+		if (rc == 0 || rc == EOWNERDEAD)			\
+			held_push(s, m, REG_MUTEX, SITE());		\
+		return rc;						\
+	} while (0)
+
+EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+	resolve_all();
+	TIMED_MUTEX(real_mutex_timedlock(m, t));
+}
+
+EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c,
+				   const struct timespec *t)
+{
+	resolve_all();
+	TIMED_MUTEX(real_mutex_clocklock(m, c, t));
+}
+
+EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	struct registry_slot *s = my_slot;
+
+	if (__builtin_expect(!real_mutex_unlock, 0)) {
+		if (in_shim)
+			return __pthread_mutex_unlock(m);
+		resolve_all();
+	}
+	if (s)
+		held_pop(s, m);
+	return real_mutex_unlock(m);
+}
+
+EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
+{
+	resolve_all();
+	if (shim_registry)
+		registry_forget(shim_registry, (uint64_t)(uintptr_t)m);
+	return real_mutex_init(m, a);
+}
+
+EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	resolve_all();
+	return real_mutex_destroy(m);
+}
+
+/* ---- condition variables: the mutex is not held while waiting ---- */
+
+#define COND_WAIT(flags, call)						\
+	do {								\
+		struct registry_slot *s = slot();			\
+		int rc;							\
+		if (!s)							\
+			return call;					\
+		held_pop(s, m);						\
+		wait_begin(s, c, REG_COND, flags, 0, SITE());		\
+		rc = call;						\
+		wait_end(s);						\
+		held_push(s, m, REG_MUTEX, SITE());			\
+		return rc;						\
+	} while (0)
+
+EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	resolve_all();
+	COND_WAIT(0, real_cond_wait(c, m));
+}
+
+EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+				  const struct timespec *t)
+{
+	resolve_all();
+	COND_WAIT(REG_WAIT_TIMED, real_cond_timedwait(c, m, t));
+}
+
+EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
+				  clockid_t clock, const struct timespec *t)
+{
+	resolve_all();
+	COND_WAIT(REG_WAIT_TIMED, real_cond_clockwait(c, m, clock, t));
+}
+
+/* ---- rwlocks: readers and the writer all hold; a waiter waits on all ---- */
+
+#define RWLOCK(try_call, call)						\
+	do {								\
+		struct registry_slot *s = slot();			\
+		int rc;							\
+		if (!s)							\
+			return call;					\
+		rc = try_call;						\
+		if (rc == EBUSY) {					\
+			wait_begin(s, l, REG_RWLOCK, 0, 0, SITE());	\
+			rc = call;					\
+			wait_end(s);					\
+		}							\
+		if (rc == 0)						\
+			held_push(s, l, REG_RWLOCK, SITE());		\
+		return rc;						\
+	} while (0)
+
+EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+	resolve_all();
+	RWLOCK(real_rwlock_tryrdlock(l), real_rwlock_rdlock(l));
+}
+
+EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	resolve_all();
+	RWLOCK(real_rwlock_trywrlock(l), real_rwlock_wrlock(l));
+}
+
+EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+	struct registry_slot *s = my_slot;
+
+	resolve_all();
+	if (s)
+		held_pop(s, l);
+	return real_rwlock_unlock(l);
+}
+
+/* ---- semaphores: a semaphore of initial value 1 is a lock ---- */
+
+EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
+{
+	resolve_all();
+	if (shim_registry) {
+		uint64_t addr = (uint64_t)(uintptr_t)sem;
+
+		registry_forget(shim_registry, addr);
+		registry_fact_clear(shim_registry, addr);
+		/* shared with other processes, or counting: no owner */
+		if (pshared || value != 1)
+			registry_fact_set(shim_registry, addr, FACT_COUNTING);
+	}
+	return real_sem_init(sem, pshared, value);
+}
+
+EXPORT int sem_destroy(sem_t *sem)
+{
+	resolve_all();
+	if (shim_registry) {
+		registry_forget(shim_registry, (uint64_t)(uintptr_t)sem);
+		registry_fact_clear(shim_registry, (uint64_t)(uintptr_t)sem);
+	}
+	return real_sem_destroy(sem);
+}
+
+EXPORT int sem_trywait(sem_t *sem)
+{
+	struct registry_slot *s;
+	int rc;
+
+	resolve_all();
+	rc = real_sem_trywait(sem);
+	if (rc == 0 && (s = slot()))
+		held_push(s, sem, REG_SEMLOCK, SITE());
+	return rc;
+}
+
+#define SEM_WAIT(flags, call)						\
+	do {								\
+		struct registry_slot *s = slot();			\
+		int rc, err;						\
+		if (!s)							\
+			return call;					\
+		if (real_sem_trywait(sem) == 0) {			\
+			held_push(s, sem, REG_SEMLOCK, SITE());		\
+			return 0;					\
+		}							\
+		wait_begin(s, sem, REG_SEMLOCK, flags, 0, SITE());	\
+		rc = call;						\
+		err = errno;						\
+		wait_end(s);						\
+		if (rc == 0)						\
+			held_push(s, sem, REG_SEMLOCK, SITE());		\
+		errno = err;						\
+		return rc;						\
+	} while (0)
+
+EXPORT int sem_wait(sem_t *sem)
+{
+	resolve_all();
+	SEM_WAIT(0, real_sem_wait(sem));
+}
+
+EXPORT int sem_timedwait(sem_t *sem, const struct timespec *t)
+{
+	resolve_all();
+	SEM_WAIT(REG_WAIT_TIMED, real_sem_timedwait(sem, t));
+}
+
+EXPORT int sem_clockwait(sem_t *sem, clockid_t c, const struct timespec *t)
+{
+	resolve_all();
+	SEM_WAIT(REG_WAIT_TIMED, real_sem_clockwait(sem, c, t));
+}
+
+/*
+ * A post by the holder releases; a post by anyone else is a signal (the
+ * lock is a Condition's waiter lock, an event): the lock never makes an
+ * owner edge again, and its acquirer no longer holds it.
+ */
+EXPORT int sem_post(sem_t *sem)
+{
+	struct registry_slot *s = my_slot;
+
+	resolve_all();
+	if (s && !held_pop(s, sem) && shim_registry) {
+		uint64_t addr = (uint64_t)(uintptr_t)sem;
+
+		if (registry_owner(shim_registry, addr, NULL)) {
+			registry_fact_set(shim_registry, addr, FACT_SIGNAL);
+			registry_forget(shim_registry, addr);
+		}
+	}
+	return real_sem_post(sem);
+}
+
+/* ---- pthread_join: waits for the thread's exit ---- */
+
+EXPORT int pthread_join(pthread_t t, void **ret)
+{
+	struct registry_slot *s;
+	pid_t target = 0;
+	int rc;
+
+	resolve_all();
+	s = slot();
+	if (!s)
+		return real_join(t, ret);
+	for (uint32_t i = 0; i < atomic_load(&shim_registry->high_water); i++) {
+		struct registry_slot *o = &shim_registry->slots[i];
+
+		if (atomic_load(&o->tid) && o->self == (uint64_t)t)
+			target = atomic_load(&o->tid);
+	}
+	wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED, target,
+		   SITE());
+	rc = real_join(t, ret);
+	wait_end(s);
+	return rc;
+}
