@@ -95,7 +95,7 @@ run_attach() {
 
 # line_of FILE MARKER: the line number of the comment MARKER in a source
 line_of() {
-	grep -n "$2" "$1" | head -n1 | cut -d: -f1
+	grep -nw "$2" "$1" | head -n1 | cut -d: -f1
 }
 
 # The machine must let us ptrace our own child, or nothing here can run.

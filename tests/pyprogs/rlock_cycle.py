@@ -8,15 +8,15 @@ both = threading.Barrier(2)
 
 
 def alpha():
-    with a:
-        with a:
+    with a:  # LINE_ALPHA_HOLDS
+        with a:  # LINE_ALPHA_HOLDS
             both.wait()
             with b:  # LINE_ALPHA
                 pass
 
 
 def beta():
-    with b:
+    with b:  # LINE_BETA_HOLDS
         both.wait()
         with a:  # LINE_BETA
             pass

@@ -156,7 +156,7 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 	}
 	registry_view_waits(pv.registry, pm, sym);
 	python_view_apply(&pv, &ps, pm);
-	registry_view_owners(pv.registry, pm, sym);
+	registry_view_owners(pv.registry, pm, sym, pv.loc);
 	if (pv.why)
 		pm->python_why = xstrdup(pv.why);
 	python_view_free(&pv);

@@ -38,7 +38,8 @@ static const struct wait_info *python_wait_on(const struct process_model *pm,
 }
 
 static void add_holds(const struct registry_slot *s, struct process_model *pm,
-		      struct thread_model *tm, struct symbolizer *sym)
+		      struct thread_model *tm, struct symbolizer *sym,
+		      struct py_locator *loc)
 {
 	uint32_t n = atomic_load(&s->n_held);
 
@@ -51,9 +52,16 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 		/* a thread's lifetime lock, which joins wait on: not a hold */
 		if (!addr || (py && py->kind == WAIT_JOIN))
 			continue;
-		/* where a pthread object was acquired; a Python lock's native
-		 * caller is the interpreter, which says nothing */
-		if (sym && !pm->python_version && s->held[k].site) {
+		char *py_file = NULL, *py_function = NULL;
+
+		/* where it was acquired: the Python line; else the native
+		 * call, unless that is only the interpreter's lock code */
+		if (loc && s->held[k].py_code &&
+		    py_code_position(loc, s->held[k].py_code, s->held[k].py_lasti,
+				     &py_file, &py_function, &site.line) == 0) {
+			site.file = py_file;
+			site.function = py_function;
+		} else if (sym && !pm->python_version && s->held[k].site) {
 			symbolizer_add_frames(sym, s->held[k].site, true, &scratch);
 			if (scratch.n_frames) {
 				const struct frame *f = &scratch.frames[0];
@@ -63,9 +71,18 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 				site.function = f->function;
 			}
 		}
+		/* a Python thread's lifetime lock (what join waits on), taken
+		 * by threading itself: the thread's existence, not a hold */
+		if (py_function && !strcmp(py_function, "_set_tstate_lock")) {
+			free(py_file);
+			free(py_function);
+			continue;
+		}
 		model_add_held(tm, py ? py->kind : model_kind(s->held[k].kind,
 							       pm->python_version),
 			       py ? py->id : addr, &site);
+		free(py_file);
+		free(py_function);
 		for (int i = 0; i < scratch.n_frames; i++) {
 			free(scratch.frames[i].function);
 			free(scratch.frames[i].module);
@@ -123,7 +140,7 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 }
 
 void registry_view_owners(const struct registry *r, struct process_model *pm,
-			  struct symbolizer *sym)
+			  struct symbolizer *sym, struct py_locator *py)
 {
 	if (!r)
 		return;
@@ -137,7 +154,7 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 
 		if (!s)
 			continue;
-		add_holds(s, pm, tm, sym);
+		add_holds(s, pm, tm, sym, py);
 		if (w->kind == WAIT_NONE || w->n_owners || !w->sync_addr ||
 		    w->kind == WAIT_JOIN)
 			continue;

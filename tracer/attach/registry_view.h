@@ -11,6 +11,7 @@
 #include "tracer/attach/symbols.h"
 
 #include "runtime/registry.h"
+#include "tracer/python/py_reader.h"
 
 /*
  * Before the Python view: the waits of threads the kernel shows running
@@ -19,8 +20,12 @@
 void registry_view_waits(const struct registry *r, struct process_model *pm,
 			 struct symbolizer *sym);
 
-/* After it: exact holds, and the owner of every wait. */
+/*
+ * After it: exact holds with where they were acquired (the Python line,
+ * read with py when given, or the native call), and the owner of every
+ * wait.
+ */
 void registry_view_owners(const struct registry *r, struct process_model *pm,
-			  struct symbolizer *sym);
+			  struct symbolizer *sym, struct py_locator *py);
 
 #endif

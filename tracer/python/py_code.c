@@ -112,3 +112,16 @@ int py_code_line(const struct py_locator *loc, const struct py_code *code,
 	}
 	return 0;
 }
+
+int py_code_position(struct py_locator *loc, uint64_t code, int64_t lasti,
+		     char **file, char **function, int *line)
+{
+	const struct py_code *c = code ? py_code_get(loc, code) : NULL;
+
+	if (!c)
+		return -1;
+	*file = xstrdup(c->file);
+	*function = xstrdup(c->function);
+	*line = py_code_line(loc, c, lasti);
+	return 0;
+}

@@ -113,6 +113,14 @@ int py_find_lock(struct py_locator *loc, const struct py_thread *t,
 int py_join_target(struct py_locator *loc, const struct py_thread *t,
 		   uint64_t *ident);
 
+/*
+ * The file, function and line of a code object at a bytecode offset (in
+ * bytes), e.g. where a lock was acquired.  Returns 0, or -1 when code is
+ * not a readable code object.  The strings are allocated.
+ */
+int py_code_position(struct py_locator *loc, uint64_t code, int64_t lasti,
+		     char **file, char **function, int *line);
+
 void py_process_free(struct py_process *p);
 void py_locator_free(struct py_locator *loc);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "include/pydeadlock.h"
 #include "tracer/shim/shim.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
@@ -151,6 +152,8 @@ static void after_fork_child(void)
 	uint32_t n = atomic_load(&old->n_held);
 	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_HELD; i++) {
 		my_slot->held[i].site = old->held[i].site;
+		my_slot->held[i].py_code = old->held[i].py_code;
+		my_slot->held[i].py_lasti = old->held[i].py_lasti;
 		my_slot->held[i].kind = old->held[i].kind;
 		my_slot->held[i].count = old->held[i].count;
 		atomic_store(&my_slot->held[i].addr, atomic_load(&old->held[i].addr));
@@ -181,10 +184,21 @@ static inline struct registry_slot *slot(void)
 	return s;
 }
 
+/*
+ * The Python position of a failed try on a semaphore-lock: CPython tries
+ * with the GIL held, then blocks without it, when it can no longer say
+ * where it is.  The blocking acquire of the same lock takes this one.
+ */
+static TLS uint64_t tried_sem, tried_code;
+static TLS int64_t tried_lasti;
+
 /* Record an acquisition (recursive ones count on the same entry). */
 static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		      uint64_t site)
 {
+	uint64_t py_code = 0;
+	int64_t py_lasti = 0;
+
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
 
@@ -205,7 +219,15 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 			return;
 		}
 	}
+	if (kind == REG_SEMLOCK &&
+	    !shim_python_site(&py_code, &py_lasti) &&
+	    tried_sem == (uint64_t)(uintptr_t)obj) {
+		py_code = tried_code;
+		py_lasti = tried_lasti;
+	}
 	s->held[n].site = site;
+	s->held[n].py_code = py_code;
+	s->held[n].py_lasti = py_lasti;
 	s->held[n].kind = kind;
 	s->held[n].count = 1;
 	atomic_store_explicit(&s->held[n].addr, addr, memory_order_relaxed);
@@ -227,6 +249,8 @@ static bool held_pop(struct registry_slot *s, const void *obj)
 		/* keep the order: a held list reads as the nesting */
 		for (uint32_t k = i; k + 1 < n; k++) {
 			s->held[k].site = s->held[k + 1].site;
+			s->held[k].py_code = s->held[k + 1].py_code;
+			s->held[k].py_lasti = s->held[k + 1].py_lasti;
 			s->held[k].kind = s->held[k + 1].kind;
 			s->held[k].count = s->held[k + 1].count;
 			atomic_store_explicit(&s->held[k].addr,
@@ -485,8 +509,17 @@ EXPORT int sem_trywait(sem_t *sem)
 
 	resolve_all();
 	rc = real_sem_trywait(sem);
-	if (rc == 0 && (s = slot()))
+	if (!(s = slot()))
+		return rc;
+	if (rc == 0) {
 		held_push(s, sem, REG_SEMLOCK, SITE());
+	} else {
+		int err = errno;
+
+		tried_sem = shim_python_site(&tried_code, &tried_lasti)
+			    ? (uint64_t)(uintptr_t)sem : 0;
+		errno = err;
+	}
 	return rc;
 }
 
@@ -572,4 +605,40 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 	rc = real_join(t, ret);
 	wait_end(s);
 	return rc;
+}
+
+/* ---- the public annotations (include/pydeadlock.h) ---- */
+
+EXPORT void pydeadlock_acquired(const void *obj)
+{
+	struct registry_slot *s = slot();
+
+	if (s)
+		held_push(s, obj, REG_MUTEX, SITE());
+}
+
+EXPORT void pydeadlock_released(const void *obj)
+{
+	struct registry_slot *s = my_slot;
+
+	if (s)
+		held_pop(s, obj);
+}
+
+EXPORT int pydeadlock_wait_begin(const void *obj, int flags)
+{
+	struct registry_slot *s = slot();
+
+	if (s)
+		wait_begin(s, obj, REG_MUTEX, flags & 1 ? REG_WAIT_TIMED : 0, 0,
+			   SITE());
+	return 0;
+}
+
+EXPORT void pydeadlock_wait_end(void)
+{
+	struct registry_slot *s = my_slot;
+
+	if (s)
+		wait_end(s);
 }

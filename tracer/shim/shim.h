@@ -6,6 +6,8 @@
 #ifndef PD_SHIM_H
 #define PD_SHIM_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "runtime/registry.h"
@@ -25,6 +27,12 @@ void shim_report_init(void);
  * status 86 (policy abort) or return so that the thread waits on (report).
  */
 void shim_deadlock(struct registry_slot *me, const pid_t *tids, int n);
+
+/*
+ * The calling thread's Python position (code object, bytecode offset in
+ * bytes), when it runs Python and holds the GIL; false otherwise.
+ */
+bool shim_python_site(uint64_t *code, int64_t *lasti);
 
 /* Say once on stderr that a limit was reached and tracking degrades. */
 void shim_say_once(const char *what);
