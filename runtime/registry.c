@@ -179,7 +179,7 @@ static uint32_t fact_hash(uint64_t addr)
 
 uint32_t registry_fact(const struct registry *r, uint64_t addr)
 {
-	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACTS; i++) {
+	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
 		const struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
 		uint64_t a = atomic_load(&f->addr);
 
@@ -191,28 +191,28 @@ uint32_t registry_fact(const struct registry *r, uint64_t addr)
 	return 0;
 }
 
-void registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags)
+int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags)
 {
-	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACTS; i++) {
+	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
 		struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
 		uint64_t a = atomic_load(&f->addr);
 
 		if (a == addr) {
 			atomic_fetch_or(&f->flags, flags);
-			return;
+			return 0;
 		}
 		if ((!a || a == FACT_DELETED) &&
 		    atomic_compare_exchange_strong(&f->addr, &a, addr)) {
 			atomic_store(&f->flags, flags);
-			return;
+			return 0;
 		}
 	}
-	/* full: the object keeps default semantics (the shim says so once) */
+	return -1;	/* the object keeps default semantics */
 }
 
 void registry_fact_clear(struct registry *r, uint64_t addr)
 {
-	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACTS; i++) {
+	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
 		struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
 		uint64_t a = atomic_load(&f->addr);
 

@@ -17,11 +17,12 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 2
+#define REGISTRY_VERSION 3
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
 #define REGISTRY_FACTS 65536		/* objects with special semantics; power of 2 */
+#define REGISTRY_FACT_PROBES 32		/* a fuller neighbourhood: the fact is dropped */
 #define REGISTRY_NAME_FMT "/pydeadlock-%d"	/* shm_open name of a process */
 
 /* What a thread holds or waits on (the runtime's own kinds). */
@@ -57,6 +58,13 @@ struct registry_slot {
 	_Atomic int32_t wait_tid;	/* join: the thread waited for */
 	uint32_t held_truncated;
 	uint64_t wait_site;
+	uint64_t wait_since_ns;	/* CLOCK_MONOTONIC when the wait began */
+	/* breaking: set by whoever chose this thread as the victim; the
+	 * thread's wait then fails (EDEADLK, or DeadlockError in Python) */
+	_Atomic uint32_t break_pending;
+	uint32_t breaks_in_a_row;	/* on the same object: a livelock */
+	uint64_t last_break_addr;
+	char break_why[192];	/* the DeadlockError's message */
 	struct registry_held held[REGISTRY_MAX_HELD];
 };
 
@@ -76,6 +84,7 @@ struct registry {
 	_Atomic uint32_t high_water;	/* slots ever used: scans stop here */
 	_Atomic uint32_t reporting;	/* a deadlock report is under way */
 	_Atomic uint32_t full_said;	/* limits reached, said once */
+	_Atomic uint32_t breakable;	/* waits poll break_pending (break, report) */
 	struct registry_fact facts[REGISTRY_FACTS];
 	struct registry_slot slots[REGISTRY_MAX_THREADS];
 };
@@ -103,7 +112,8 @@ pid_t registry_owner(const struct registry *r, uint64_t addr,
 		     const struct registry_slot **slot);
 
 uint32_t registry_fact(const struct registry *r, uint64_t addr);
-void registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags);
+/* Returns -1 when the table has no room near addr (the fact is lost). */
+int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags);
 void registry_fact_clear(struct registry *r, uint64_t addr);
 
 /*

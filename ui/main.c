@@ -62,6 +62,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "from-run", no_argument, NULL, 'r' },
 		{ "json-to", required_argument, NULL, 'J' },
+		{ "snapshot-fd", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,6 +92,9 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'J':
 			json_to = optarg;
+			break;
+		case 'S':	/* told once the snapshot is taken (shim) */
+			attach_snapshot_fd = atoi(optarg);
 			break;
 		case 'b':
 			error_msg("attach --break needs the process to run under the shim ('pydeadlock run'), which this version does not have yet");

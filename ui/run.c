@@ -21,6 +21,12 @@
 #ifndef PYDEADLOCK_PKGLIBDIR
 #define PYDEADLOCK_PKGLIBDIR "/usr/local/lib/pydeadlock"
 #endif
+#ifndef PYDEADLOCK_PKGDATADIR
+#define PYDEADLOCK_PKGDATADIR "/usr/local/share/pydeadlock"
+#endif
+#ifndef PYDEADLOCK_SRCDIR
+#define PYDEADLOCK_SRCDIR "."
+#endif
 #define SHIM_NAME "libpydeadlock.so"
 
 static pid_t child;
@@ -62,10 +68,13 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "on-deadlock", required_argument, NULL, 'o' },
 		{ "json-report", required_argument, NULL, 'j' },
+		{ "victim", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *policy = "abort", *json = NULL;
+	const char *policy = "abort", *json = NULL, *victim = "newest";
+	char pythonpath[2 * PATH_MAX];
+	const char *old_pythonpath;
 	char exe[PATH_MAX], shim[PATH_MAX], preload[2 * PATH_MAX];
 	const char *old_preload;
 	struct sigaction sa;
@@ -82,8 +91,13 @@ int cmd_run(int argc, char **argv)
 		case 'j':
 			json = optarg;
 			break;
+		case 'v':
+			victim = optarg;
+			break;
 		case 'h':
-			printf("Usage: pydeadlock run [--on-deadlock=abort|report] [--json-report=FILE] -- CMD [ARG...]\n");
+			printf("Usage: pydeadlock run [--on-deadlock=abort|report|break]\n"
+			       "                      [--victim=newest|oldest|fewest-locks]\n"
+			       "                      [--json-report=FILE] -- CMD [ARG...]\n");
 			return 0;
 		default:
 			error_msg("run: unknown option '%s' (see 'pydeadlock --help')",
@@ -91,11 +105,16 @@ int cmd_run(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (strcmp(policy, "abort") && strcmp(policy, "report")) {
-		if (!strcmp(policy, "break"))
-			error_msg("run: --on-deadlock=break is not available in this version yet");
-		else
-			error_msg("run: --on-deadlock must be abort or report, not '%s'", policy);
+	if (strcmp(policy, "abort") && strcmp(policy, "report") &&
+	    strcmp(policy, "break")) {
+		error_msg("run: --on-deadlock must be abort, report or break, not '%s'",
+			  policy);
+		return EXIT_USAGE;
+	}
+	if (strcmp(victim, "newest") && strcmp(victim, "oldest") &&
+	    strcmp(victim, "fewest-locks")) {
+		error_msg("run: --victim must be newest, oldest or fewest-locks, not '%s'",
+			  victim);
 		return EXIT_USAGE;
 	}
 	if (optind >= argc) {
@@ -117,7 +136,15 @@ int cmd_run(int argc, char **argv)
 	snprintf(preload, sizeof(preload), "%s%s%s", shim,
 		 old_preload && *old_preload ? ":" : "",
 		 old_preload ? old_preload : "");
+	/* import pydeadlock (DeadlockError): the source tree's, or installed */
+	old_pythonpath = getenv("PYTHONPATH");
+	snprintf(pythonpath, sizeof(pythonpath), "%s/python%s%s",
+		 strstr(shim, "/.libs/") ? PYDEADLOCK_SRCDIR : PYDEADLOCK_PKGDATADIR,
+		 old_pythonpath && *old_pythonpath ? ":" : "",
+		 old_pythonpath ? old_pythonpath : "");
 	if (setenv_checked("LD_PRELOAD", preload) ||
+	    setenv_checked("PYTHONPATH", pythonpath) ||
+	    setenv_checked("PYDEADLOCK_VICTIM", victim) ||
 	    setenv_checked("PYDEADLOCK_BIN", exe) ||
 	    setenv_checked("PYDEADLOCK_ON_DEADLOCK", policy) ||
 	    (json && setenv_checked("PYDEADLOCK_JSON_REPORT", json)))

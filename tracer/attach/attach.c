@@ -14,6 +14,8 @@
 #include "tracer/attach/symbols.h"
 #include "tracer/attach/unwind.h"
 
+int attach_snapshot_fd = -1;
+
 pid_t attach_parse_pid(const char *arg)
 {
 	char *end;
@@ -133,6 +135,11 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 			  err, err_size) < 0) {
 		python_view_free(&pv);
 		return -1;
+	}
+	if (attach_snapshot_fd >= 0) {
+		(void)!write(attach_snapshot_fd, "s", 1);
+		close(attach_snapshot_fd);
+		attach_snapshot_fd = -1;
 	}
 
 	pm->pid = pid;

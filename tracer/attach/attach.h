@@ -18,6 +18,11 @@
 int attach_process(pid_t pid, struct process_model *pm, char *err,
 		   size_t err_size);
 
+/* When >= 0: a byte is written there, and it is closed, once the process
+ * has been let go after its snapshot (the shim waits for this to break a
+ * deadlock only after the report has seen it). */
+extern int attach_snapshot_fd;
+
 /* Parse a PID argument strictly; returns it or -1. */
 pid_t attach_parse_pid(const char *arg);
 

@@ -134,8 +134,13 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 		struct thread_model *tm = &pm->threads[i];
 		const struct registry_slot *s = slot_of(r, tm->tid);
 
-		if (s && atomic_load(&s->wait_addr) && tm->state != THREAD_WAITING)
+		if (!s || !atomic_load(&s->wait_addr))
+			continue;
+		if (tm->state != THREAD_WAITING)
 			wait_from_slot(s, pm->python_version, tm, sym);
+		/* the shim waits in timed slices that it may break: untimed */
+		else if (!(atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
+			tm->wait.timed = false;
 	}
 }
 

@@ -53,6 +53,12 @@ static int (*real_rwlock_wrlock)(pthread_rwlock_t *);
 static int (*real_rwlock_tryrdlock)(pthread_rwlock_t *);
 static int (*real_rwlock_trywrlock)(pthread_rwlock_t *);
 static int (*real_rwlock_unlock)(pthread_rwlock_t *);
+static int (*real_rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t,
+				      const struct timespec *);
+static int (*real_rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t,
+				      const struct timespec *);
+static int (*real_clockjoin)(pthread_t, void **, clockid_t,
+			     const struct timespec *);
 static int (*real_sem_init)(sem_t *, int, unsigned int);
 static int (*real_sem_destroy)(sem_t *);
 static int (*real_sem_wait)(sem_t *);
@@ -99,6 +105,9 @@ static void resolve_all(void)
 	RESOLVE(real_rwlock_tryrdlock, "pthread_rwlock_tryrdlock");
 	RESOLVE(real_rwlock_trywrlock, "pthread_rwlock_trywrlock");
 	RESOLVE(real_rwlock_unlock, "pthread_rwlock_unlock");
+	RESOLVE(real_rwlock_clockrdlock, "pthread_rwlock_clockrdlock");
+	RESOLVE(real_rwlock_clockwrlock, "pthread_rwlock_clockwrlock");
+	RESOLVE(real_clockjoin, "pthread_clockjoin_np");
 	RESOLVE(real_sem_init, "sem_init");
 	RESOLVE(real_sem_destroy, "sem_destroy");
 	RESOLVE(real_sem_wait, "sem_wait");
@@ -123,6 +132,8 @@ __attribute__((constructor(101))) static void shim_init(void)
 	shim_registry = registry_create(getpid());
 	if (!shim_registry)
 		shim_say_once("cannot create its registry in /dev/shm; running untracked");
+	else
+		atomic_store(&shim_registry->breakable, shim_report_breakable());
 }
 
 __attribute__((destructor)) static void shim_fini(void)
@@ -145,6 +156,7 @@ static void after_fork_child(void)
 	shim_registry = registry_create(getpid());
 	if (!shim_registry || !old)
 		return;
+	atomic_store(&shim_registry->breakable, shim_report_breakable());
 	my_slot = registry_slot_take(shim_registry, syscall(SYS_gettid),
 				     (uint64_t)pthread_self());
 	if (!my_slot)
@@ -192,13 +204,28 @@ static inline struct registry_slot *slot(void)
 static TLS uint64_t tried_sem, tried_code;
 static TLS int64_t tried_lasti;
 
-/* Record an acquisition (recursive ones count on the same entry). */
-static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
-		      uint64_t site)
+/*
+ * Where in Python entry i of s was acquired (a semaphore-lock): out of the
+ * mutex fast path, which it would otherwise slow with its spills.
+ */
+static __attribute__((noinline)) void held_python_site(struct registry_slot *s,
+						      uint32_t i, uint64_t obj)
 {
 	uint64_t py_code = 0;
 	int64_t py_lasti = 0;
 
+	if (!shim_python_site(&py_code, &py_lasti) && tried_sem == obj) {
+		py_code = tried_code;
+		py_lasti = tried_lasti;
+	}
+	s->held[i].py_code = py_code;
+	s->held[i].py_lasti = py_lasti;
+}
+
+/* Record an acquisition (recursive ones count on the same entry). */
+static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
+		      uint64_t site)
+{
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
 
@@ -219,15 +246,11 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 			return;
 		}
 	}
-	if (kind == REG_SEMLOCK &&
-	    !shim_python_site(&py_code, &py_lasti) &&
-	    tried_sem == (uint64_t)(uintptr_t)obj) {
-		py_code = tried_code;
-		py_lasti = tried_lasti;
-	}
 	s->held[n].site = site;
-	s->held[n].py_code = py_code;
-	s->held[n].py_lasti = py_lasti;
+	if (kind == REG_SEMLOCK)
+		held_python_site(s, n, addr);
+	else
+		s->held[n].py_code = 0;
 	s->held[n].kind = kind;
 	s->held[n].count = 1;
 	atomic_store_explicit(&s->held[n].addr, addr, memory_order_relaxed);
@@ -268,12 +291,16 @@ static bool held_pop(struct registry_slot *s, const void *obj)
  * two threads closing a cycle together at least one sees the other), then
  * look for a cycle through this thread.
  */
-static void wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
+static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 		       uint32_t flags, pid_t joined, uint64_t site)
 {
 	pid_t tids[REGISTRY_MAX_CYCLE];
+	struct timespec now;
+	bool victim = false;
 	int n;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
 	s->wait_site = site;
 	atomic_store(&s->wait_kind, kind);
 	atomic_store(&s->wait_flags, flags);
@@ -281,12 +308,34 @@ static void wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	atomic_store(&s->wait_addr, (uint64_t)(uintptr_t)obj);
 	atomic_fetch_add(&s->gen, 1);
 	if (flags & REG_WAIT_TIMED)
-		return;
+		return false;
 	in_shim++;
 	n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
 	if (n)
-		shim_deadlock(s, tids, n);
+		victim = shim_deadlock(s, tids, n);
 	in_shim--;
+	return victim;
+}
+
+/* Under break and report, untimed waits wait in slices that can be broken */
+static inline bool breakable(void)
+{
+	return atomic_load_explicit(&shim_registry->breakable,
+				    memory_order_relaxed);
+}
+
+/* CLOCK_MONOTONIC, one break-poll slice from now */
+static struct timespec poll_deadline(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += BREAK_POLL_NS;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
 }
 
 static void wait_end(struct registry_slot *s)
@@ -315,8 +364,22 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 		held_push(s, m, REG_MUTEX, SITE());
 		return rc;
 	}
-	wait_begin(s, m, REG_MUTEX, 0, 0, SITE());
-	rc = real_mutex_lock(m);
+	if (wait_begin(s, m, REG_MUTEX, 0, 0, SITE())) {
+		wait_end(s);
+		return EDEADLK;		/* the victim: the lock stays its holder's */
+	}
+	rc = breakable() ? ETIMEDOUT : real_mutex_lock(m);
+	while (rc == ETIMEDOUT) {	/* the real lock never times out */
+		struct timespec until = poll_deadline();
+
+		if (shim_broken(s)) {
+			rc = EDEADLK;
+			break;
+		}
+		rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
+		if (rc == EINVAL)	/* a PI mutex on an old kernel: unbreakable */
+			rc = real_mutex_lock(m);
+	}
 	wait_end(s);
 	if (rc == 0 || rc == EOWNERDEAD)
 		held_push(s, m, REG_MUTEX, SITE());
@@ -348,7 +411,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 			return call;					\
 		rc = real_mutex_trylock(m);				\
 		if (rc != 0 && rc != EOWNERDEAD) {			\
-			wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED, 0, SITE()); \
+			(void)wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED, 0, SITE()); \
 			rc = call;					\
 			wait_end(s);					\
 		}							\
@@ -407,7 +470,7 @@ EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 		if (!s)							\
 			return call;					\
 		held_pop(s, m);						\
-		wait_begin(s, c, REG_COND, flags, 0, SITE());		\
+		(void)wait_begin(s, c, REG_COND, flags, 0, SITE());	\
 		rc = call;						\
 		wait_end(s);						\
 		held_push(s, m, REG_MUTEX, SITE());			\
@@ -436,18 +499,28 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 
 /* ---- rwlocks: readers and the writer all hold; a waiter waits on all ---- */
 
-#define RWLOCK(try_call, call)						\
+#define RWLOCK(try_call, call, clock_call)				\
 	do {								\
 		struct registry_slot *s = slot();			\
 		int rc;							\
 		if (!s)							\
 			return call;					\
 		rc = try_call;						\
-		if (rc == EBUSY) {					\
-			wait_begin(s, l, REG_RWLOCK, 0, 0, SITE());	\
-			rc = call;					\
-			wait_end(s);					\
+		if (rc == EBUSY &&					\
+		    wait_begin(s, l, REG_RWLOCK, 0, 0, SITE())) {	\
+			rc = EDEADLK;					\
+		} else if (rc == EBUSY) {				\
+			rc = breakable() ? ETIMEDOUT : call;		\
+			while (rc == ETIMEDOUT) {			\
+				struct timespec until = poll_deadline(); \
+				if (shim_broken(s)) {			\
+					rc = EDEADLK;			\
+					break;				\
+				}					\
+				rc = clock_call;			\
+			}						\
 		}							\
+		wait_end(s);						\
 		if (rc == 0)						\
 			held_push(s, l, REG_RWLOCK, SITE());		\
 		return rc;						\
@@ -456,13 +529,15 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
 	resolve_all();
-	RWLOCK(real_rwlock_tryrdlock(l), real_rwlock_rdlock(l));
+	RWLOCK(real_rwlock_tryrdlock(l), real_rwlock_rdlock(l),
+	       real_rwlock_clockrdlock(l, CLOCK_MONOTONIC, &until));
 }
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
 	resolve_all();
-	RWLOCK(real_rwlock_trywrlock(l), real_rwlock_wrlock(l));
+	RWLOCK(real_rwlock_trywrlock(l), real_rwlock_wrlock(l),
+	       real_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &until));
 }
 
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
@@ -486,8 +561,9 @@ EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 		registry_forget(shim_registry, addr);
 		registry_fact_clear(shim_registry, addr);
 		/* shared with other processes, or counting: no owner */
-		if (pshared || value != 1)
-			registry_fact_set(shim_registry, addr, FACT_COUNTING);
+		if ((pshared || value != 1) &&
+		    registry_fact_set(shim_registry, addr, FACT_COUNTING) < 0)
+			shim_say_once("too many counting semaphores to tell them from locks; some may be taken for locks");
 	}
 	return real_sem_init(sem, pshared, value);
 }
@@ -523,6 +599,37 @@ EXPORT int sem_trywait(sem_t *sem)
 	return rc;
 }
 
+/*
+ * The victim's semaphore wait fails.  A Python lock's (CPython tried it
+ * first, with the GIL) fails with EINTR and DeadlockError raised when
+ * CPython runs its pending calls; any other with EDEADLK.
+ */
+static int sem_wait_fails(struct registry_slot *s, sem_t *sem)
+{
+	if (tried_sem == (uint64_t)(uintptr_t)sem &&
+	    shim_python_fail_wait(s->break_why)) {
+		errno = EINTR;
+		return -1;
+	}
+	errno = EDEADLK;
+	return -1;
+}
+
+/* An untimed semaphore wait, in breakable slices when breaking is on */
+static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
+{
+	for (;;) {
+		struct timespec until = poll_deadline();
+		int rc;
+
+		if (shim_broken(s))
+			return sem_wait_fails(s, sem);
+		rc = real_sem_clockwait(sem, CLOCK_MONOTONIC, &until);
+		if (rc == 0 || errno != ETIMEDOUT)
+			return rc;
+	}
+}
+
 #define SEM_WAIT(flags, call)						\
 	do {								\
 		struct registry_slot *s = slot();			\
@@ -533,8 +640,12 @@ EXPORT int sem_trywait(sem_t *sem)
 			held_push(s, sem, REG_SEMLOCK, SITE());		\
 			return 0;					\
 		}							\
-		wait_begin(s, sem, REG_SEMLOCK, flags, 0, SITE());	\
-		rc = call;						\
+		if (wait_begin(s, sem, REG_SEMLOCK, flags, 0, SITE())) { \
+			wait_end(s);					\
+			return sem_wait_fails(s, sem);			\
+		}							\
+		rc = !(flags) && breakable() ? sem_wait_breakable(s, sem) \
+					     : call;			\
 		err = errno;						\
 		wait_end(s);						\
 		if (rc == 0)						\
@@ -575,7 +686,7 @@ EXPORT int sem_post(sem_t *sem)
 		uint64_t addr = (uint64_t)(uintptr_t)sem;
 
 		if (registry_owner(shim_registry, addr, NULL)) {
-			registry_fact_set(shim_registry, addr, FACT_SIGNAL);
+			(void)registry_fact_set(shim_registry, addr, FACT_SIGNAL);
 			registry_forget(shim_registry, addr);
 		}
 	}
@@ -600,9 +711,21 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 		if (atomic_load(&o->tid) && o->self == (uint64_t)t)
 			target = atomic_load(&o->tid);
 	}
-	wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED, target,
-		   SITE());
-	rc = real_join(t, ret);
+	if (wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED,
+		       target, SITE())) {
+		wait_end(s);
+		return EDEADLK;
+	}
+	rc = breakable() && real_clockjoin ? ETIMEDOUT : real_join(t, ret);
+	while (rc == ETIMEDOUT) {
+		struct timespec until = poll_deadline();
+
+		if (shim_broken(s)) {
+			rc = EDEADLK;
+			break;
+		}
+		rc = real_clockjoin(t, ret, CLOCK_MONOTONIC, &until);
+	}
 	wait_end(s);
 	return rc;
 }
@@ -629,9 +752,9 @@ EXPORT int pydeadlock_wait_begin(const void *obj, int flags)
 {
 	struct registry_slot *s = slot();
 
-	if (s)
-		wait_begin(s, obj, REG_MUTEX, flags & 1 ? REG_WAIT_TIMED : 0, 0,
-			   SITE());
+	if (s && wait_begin(s, obj, REG_MUTEX, flags & 1 ? REG_WAIT_TIMED : 0, 0,
+			    SITE()))
+		return EDEADLK;
 	return 0;
 }
 

@@ -14,19 +14,43 @@
 
 #define EXIT_DEADLOCK 86	/* DESIGN.md: the program was ended because of a deadlock */
 
-enum shim_policy { POLICY_ABORT, POLICY_REPORT };
+enum shim_policy { POLICY_ABORT, POLICY_REPORT, POLICY_BREAK };
+enum shim_victim { VICTIM_NEWEST, VICTIM_OLDEST, VICTIM_FEWEST_LOCKS };
+
+/* A broken wait ends within this; a waiting thread wakes this often */
+#define BREAK_POLL_NS 2000000	/* 2 ms, only under break and report */
+#define LIVELOCK_BREAKS 100	/* breaks of one thread on one object in a row */
 
 extern struct registry *shim_registry;
 
 /* Configure the reporter from the environment (once, at start-up). */
 void shim_report_init(void);
+/* Must waits be breakable (policies break and report)? */
+bool shim_report_breakable(void);
 
 /*
  * A wait by the thread of slot me closed the cycle tids[n]: say so at
  * once, have pydeadlock write the full report, then end the process with
- * status 86 (policy abort) or return so that the thread waits on (report).
+ * status 86 (abort), return so that the thread waits on (report), or
+ * choose a victim whose wait fails (break).  Returns true when the
+ * victim is the caller: its wait must fail now.
  */
-void shim_deadlock(struct registry_slot *me, const pid_t *tids, int n);
+bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n);
+
+/* The thread of slot s was chosen as a victim: its wait must fail now. */
+static inline bool shim_broken(struct registry_slot *s)
+{
+	return atomic_exchange(&s->break_pending, 0) != 0;
+}
+
+/*
+ * Fail a Python lock's wait in this thread: arrange for DeadlockError
+ * (why) to be raised when CPython, seeing EINTR, runs its pending calls.
+ * False when this interpreter cannot be made to raise in this thread.
+ */
+bool shim_python_fail_wait(const char *why);
+/* Can a Python lock wait of thread tid be failed? (static builds: main only) */
+bool shim_python_can_fail(pid_t tid);
 
 /*
  * The calling thread's Python position (code object, bytecode offset in

@@ -10,13 +10,20 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "tracer/python/py_layout.h"
 #include "tracer/shim/shim.h"
 
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
 typedef void *(*tstate_get_fn)(void);
 
 static _Atomic int state;	/* 0: not looked, 1: usable, 2: no Python */
+#define PYTHON_LOOK_EVERY 65536	/* calls between looks for a Python loaded late:
+				 * dlsym takes the loader's lock */
+static _Atomic unsigned looks_skipped;
 static tstate_get_fn tstate_get;
 static const struct py_layout *layout;
 
@@ -43,6 +50,10 @@ static bool python_ready(void)
 	if (__builtin_expect(s == 1, 1))
 		return true;
 	if (s == 2)
+		return false;
+	/* not there at the last look: look again only now and then */
+	if (atomic_fetch_add_explicit(&looks_skipped, 1, memory_order_relaxed) %
+	    PYTHON_LOOK_EVERY)
 		return false;
 	tstate_get = (tstate_get_fn)dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked");
 	if (!tstate_get)
@@ -90,4 +101,148 @@ bool shim_python_site(uint64_t *code, int64_t *lasti)
 		break;
 	}
 	return *code != 0;
+}
+
+/* ---- failing a Python lock's wait: DeadlockError at the waiting line ---- */
+
+/*
+ * CPython's lock acquire, told EINTR by the semaphore, takes the GIL back
+ * and runs its pending calls through the PLT (the shared libpython of the
+ * pyenv builds): Py_MakePendingCalls up to 3.11, _PyEval_MakePendingCalls
+ * from 3.12.  Interposed here, they raise DeadlockError in the victim
+ * thread, and lock.acquire() / `with lock:` raises it at its line.
+ */
+static TLS int python_victim;	/* this thread's lock wait was failed */
+static TLS char python_victim_why[192];
+
+typedef void *pyobj;
+struct python_api {
+	pyobj (*import)(const char *);
+	pyobj (*getattr)(pyobj, const char *);
+	void (*set_string)(pyobj, const char *);
+	void (*clear)(void);
+	pyobj (*new_exception)(const char *, pyobj, pyobj);
+	pyobj *runtime_error;
+	int (*add_pending)(int (*)(void *), void *);
+};
+
+static bool python_api(struct python_api *a)
+{
+	a->import = (pyobj (*)(const char *))dlsym(RTLD_DEFAULT, "PyImport_ImportModule");
+	a->getattr = (pyobj (*)(pyobj, const char *))dlsym(RTLD_DEFAULT, "PyObject_GetAttrString");
+	a->set_string = (void (*)(pyobj, const char *))dlsym(RTLD_DEFAULT, "PyErr_SetString");
+	a->clear = (void (*)(void))dlsym(RTLD_DEFAULT, "PyErr_Clear");
+	a->new_exception = (pyobj (*)(const char *, pyobj, pyobj))dlsym(RTLD_DEFAULT, "PyErr_NewException");
+	a->runtime_error = dlsym(RTLD_DEFAULT, "PyExc_RuntimeError");
+	a->add_pending = (int (*)(int (*)(void *), void *))dlsym(RTLD_DEFAULT, "Py_AddPendingCall");
+	return a->import && a->getattr && a->set_string && a->clear &&
+	       a->new_exception && a->runtime_error && a->add_pending;
+}
+
+/*
+ * Raise pydeadlock.DeadlockError (the class of the pydeadlock package that
+ * pydeadlock run puts on PYTHONPATH; made here if it cannot be imported).
+ * Called with the GIL held; returns -1 as the pending calls do on error.
+ */
+static int raise_deadlock_error(const char *why)
+{
+	static pyobj made;	/* the fallback class, made once */
+	struct python_api a;
+	pyobj mod, cls = NULL;
+
+	if (!python_api(&a))
+		return -1;
+	mod = a.import("pydeadlock");
+	if (mod)
+		cls = a.getattr(mod, "DeadlockError");
+	if (!cls) {
+		a.clear();
+		if (!made)
+			made = a.new_exception("pydeadlock.DeadlockError",
+					       *a.runtime_error, NULL);
+		cls = made ? made : *a.runtime_error;
+	}
+	a.set_string(cls, why);
+	return -1;
+}
+
+static int pending_raise(void *arg)
+{
+	return raise_deadlock_error(python_victim_why);
+}
+
+/* Where the pending-calls function lives: libpython (interposable) or not */
+static bool pending_calls_interposable(void)
+{
+	static _Atomic int known;	/* 0 unknown, 1 yes, 2 no */
+	void *f;
+	Dl_info info;
+
+	if (atomic_load(&known))
+		return atomic_load(&known) == 1;
+	/*
+	 * The definition after ours: libpython's when it is a shared library
+	 * (ours is then the one its PLT calls); none when the executable
+	 * holds the interpreter, whose own calls never reach us.
+	 */
+	f = dlsym(RTLD_NEXT, "Py_MakePendingCalls");
+	atomic_store(&known, f && dladdr(f, &info) && info.dli_fname &&
+			     strstr(info.dli_fname, "libpython") ? 1 : 2);
+	return atomic_load(&known) == 1;
+}
+
+bool shim_python_can_fail(pid_t tid)
+{
+	if (!python_ready())
+		return true;	/* not Python: C waits fail with EDEADLK */
+	return pending_calls_interposable() || tid == getpid();
+}
+
+bool shim_python_fail_wait(const char *why)
+{
+	struct python_api a;
+
+	if (!python_ready())
+		return false;
+	snprintf(python_victim_why, sizeof(python_victim_why), "%s", why);
+	if (pending_calls_interposable()) {
+		python_victim = 1;
+		return true;
+	}
+	/* a static interpreter: the main thread runs pending calls itself */
+	if (syscall(SYS_gettid) == getpid() && python_api(&a) &&
+	    a.add_pending(pending_raise, NULL) == 0)
+		return true;
+	return false;
+}
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT int Py_MakePendingCalls(void);
+EXPORT int _PyEval_MakePendingCalls(void *tstate);
+
+EXPORT int Py_MakePendingCalls(void)
+{
+	static int (*real)(void);
+
+	if (python_victim) {
+		python_victim = 0;
+		return raise_deadlock_error(python_victim_why);
+	}
+	if (!real)
+		real = (int (*)(void))dlsym(RTLD_NEXT, "Py_MakePendingCalls");
+	return real ? real() : 0;
+}
+
+EXPORT int _PyEval_MakePendingCalls(void *tstate)
+{
+	static int (*real)(void *);
+
+	if (python_victim) {
+		python_victim = 0;
+		return raise_deadlock_error(python_victim_why);
+	}
+	if (!real)
+		real = (int (*)(void *))dlsym(RTLD_NEXT, "_PyEval_MakePendingCalls");
+	return real ? real(tstate) : 0;
 }

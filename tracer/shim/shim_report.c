@@ -5,6 +5,7 @@
  * registry for exact owners, then the policy.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 extern char **environ;
 
 static enum shim_policy policy = POLICY_ABORT;
+static enum shim_victim victim_policy = VICTIM_NEWEST;
+static pid_t last_reporter;	/* reaped at the next deadlock */
 static char reporter[REPORT_PATH_MAX];
 static char json_report[REPORT_PATH_MAX];
 /* the environment without LD_PRELOAD: the reporter must not be shimmed */
@@ -46,6 +49,13 @@ void shim_report_init(void)
 
 	if (p && !strcmp(p, "report"))
 		policy = POLICY_REPORT;
+	else if (p && !strcmp(p, "break"))
+		policy = POLICY_BREAK;
+	p = getenv("PYDEADLOCK_VICTIM");
+	if (p && !strcmp(p, "oldest"))
+		victim_policy = VICTIM_OLDEST;
+	else if (p && !strcmp(p, "fewest-locks"))
+		victim_policy = VICTIM_FEWEST_LOCKS;
 	copy_env("PYDEADLOCK_BIN", reporter, sizeof(reporter));
 	if (!reporter[0])
 		snprintf(reporter, sizeof(reporter), "%s/pydeadlock",
@@ -55,6 +65,11 @@ void shim_report_init(void)
 		if (strncmp(*e, "LD_PRELOAD=", 11))
 			reporter_env[n++] = *e;
 	reporter_env[n] = NULL;
+}
+
+bool shim_report_breakable(void)
+{
+	return policy != POLICY_ABORT;
 }
 
 /* write(2) all of buf, whatever signals do */
@@ -94,15 +109,22 @@ static const char *kind_name(uint32_t kind)
 	}
 }
 
-/* Run `pydeadlock attach --from-run [--json-to FILE] PID` and wait for it. */
-static void full_report(void)
+/*
+ * Run `pydeadlock attach --from-run [--json-to FILE] --snapshot-fd 3 PID`.
+ * Returns once it has taken its snapshot (break: the victim may go now)
+ * or, with wait_all, once it has written the whole report.
+ */
+static void full_report(bool wait_all)
 {
 	char pid[16];
-	char *argv[8];
-	int argc = 0, status;
+	char *argv[12];
+	int argc = 0, status, snap[2];
 	posix_spawn_file_actions_t fa;
 	pid_t child;
+	char byte;
 
+	if (last_reporter > 0 && waitpid(last_reporter, &status, WNOHANG) != 0)
+		last_reporter = 0;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	argv[argc++] = "pydeadlock";
 	argv[argc++] = "attach";
@@ -111,30 +133,147 @@ static void full_report(void)
 		argv[argc++] = "--json-to";
 		argv[argc++] = json_report;
 	}
+	argv[argc++] = "--snapshot-fd";
+	argv[argc++] = "3";
 	argv[argc++] = pid;
 	argv[argc] = NULL;
+	if (pipe2(snap, O_CLOEXEC) < 0)
+		snap[0] = snap[1] = -1;
 	/* Yama (ptrace_scope 1) lets only a parent trace: allow our child */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, 2, 1);	/* report on stderr */
-	if (posix_spawn(&child, reporter, &fa, NULL, argv, reporter_env) == 0)
-		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-			;
-	else
+	if (snap[1] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, snap[1], 3);
+	if (posix_spawn(&child, reporter, &fa, NULL, argv, reporter_env) == 0) {
+		if (snap[1] >= 0) {
+			close(snap[1]);
+			snap[1] = -1;
+			/* the snapshot taken, or the reporter gone (EOF) */
+			while (read(snap[0], &byte, 1) < 0 && errno == EINTR)
+				;
+		}
+		if (wait_all)
+			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+				;
+		else
+			last_reporter = child;
+	} else {
 		shim_say_once("cannot run pydeadlock for the full report (set PYDEADLOCK_BIN)");
+	}
 	posix_spawn_file_actions_destroy(&fa);
+	if (snap[0] >= 0)
+		close(snap[0]);
+	if (snap[1] >= 0)
+		close(snap[1]);
 }
 
-void shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
+static struct registry_slot *slot_of(struct registry *r, pid_t tid)
+{
+	for (uint32_t i = 0; i < atomic_load(&r->high_water); i++)
+		if (atomic_load(&r->slots[i].tid) == tid)
+			return &r->slots[i];
+	return NULL;
+}
+
+static const char *const victim_names[] = {
+	[VICTIM_NEWEST] = "the newest waiter",
+	[VICTIM_OLDEST] = "the oldest waiter",
+	[VICTIM_FEWEST_LOCKS] = "the one holding the fewest locks",
+};
+
+/*
+ * The thread of the cycle whose failure undoes least, by the policy.
+ * Python threads whose waits cannot be failed (a static interpreter:
+ * only its main thread can raise there) are passed over.
+ */
+static struct registry_slot *victim_choose(struct registry *r,
+					   struct registry_slot *me,
+					   const pid_t *tids, int n)
+{
+	struct registry_slot *best = NULL;
+
+	for (int i = 0; i < n; i++) {
+		struct registry_slot *s = slot_of(r, tids[i]);
+
+		if (!s || !shim_python_can_fail(tids[i]))
+			continue;
+		if (!best || (victim_policy == VICTIM_NEWEST && s == me))
+			best = s;
+		else if (victim_policy == VICTIM_OLDEST &&
+			 s->wait_since_ns < best->wait_since_ns)
+			best = s;
+		else if (victim_policy == VICTIM_FEWEST_LOCKS &&
+			 (atomic_load(&s->n_held) < atomic_load(&best->n_held) ||
+			  (atomic_load(&s->n_held) == atomic_load(&best->n_held) &&
+			   s == me)))
+			best = s;
+	}
+	if (best && victim_policy == VICTIM_NEWEST && slot_of(r, me->tid) == me &&
+	    shim_python_can_fail(me->tid))
+		best = me;
+	return best;
+}
+
+static void end_program(const char *why)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line),
+			 "pydeadlock: ending the program (exit status %d): %s\n",
+			 EXIT_DEADLOCK, why);
+
+	write_all(2, line, n > 0 ? (size_t)n : 0);
+	registry_unlink(getpid());
+	_exit(EXIT_DEADLOCK);
+}
+
+/* Break the cycle: true when the caller itself is the victim. */
+static bool break_cycle(struct registry *r, struct registry_slot *me,
+			const pid_t *tids, int n)
+{
+	struct registry_slot *v = victim_choose(r, me, tids, n);
+	uint64_t addr;
+	char line[256];
+	int len;
+
+	if (!v)
+		end_program("the deadlock cannot be broken: its threads are Python threads other than the main thread of a statically linked interpreter, whose lock waits cannot be made to fail");
+	addr = atomic_load(&v->wait_addr);
+	v->breaks_in_a_row = v->last_break_addr == addr ? v->breaks_in_a_row + 1 : 1;
+	v->last_break_addr = addr;
+	if (v->breaks_in_a_row >= LIVELOCK_BREAKS) {
+		snprintf(line, sizeof(line),
+			 "livelock: thread %d went straight back into the same deadlock %u times",
+			 (int)atomic_load(&v->tid), v->breaks_in_a_row);
+		end_program(line);
+	}
+	len = snprintf(v->break_why, sizeof(v->break_why),
+		       "deadlock: this wait (thread %d, for 0x%llx) would never end; cycle:",
+		       (int)atomic_load(&v->tid), (unsigned long long)addr);
+	for (int i = 0; i < n && len > 0 && (size_t)len < sizeof(v->break_why) - 16; i++)
+		len += snprintf(v->break_why + len, sizeof(v->break_why) - len,
+				" %d%s", (int)tids[i], i + 1 < n ? " ->" : "");
+	len = snprintf(line, sizeof(line),
+		       "pydeadlock: breaking it: thread %d's wait fails (victim: %s)\n",
+		       (int)atomic_load(&v->tid), victim_names[victim_policy]);
+	write_all(2, line, len > 0 ? (size_t)len : 0);
+	if (v == me)
+		return true;
+	atomic_store(&v->break_pending, 1);
+	return false;
+}
+
+bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 {
 	struct registry *r = shim_registry;
 	char line[1024];
 	size_t len;
 	uint32_t zero = 0;
+	bool mine;
 
-	/* one report per process: the other threads of the cycle just wait */
+	/* one report at a time: the other threads of the cycle just wait */
 	if (!atomic_compare_exchange_strong(&r->reporting, &zero, 1))
-		return;
+		return false;
 	len = snprintf(line, sizeof(line),
 		       "pydeadlock: deadlock in process %d: cycle of %d thread%s:",
 		       (int)getpid(), n, n == 1 ? "" : "s");
@@ -146,12 +285,13 @@ void shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 			kind_name(atomic_load(&me->wait_kind)),
 			(unsigned long long)atomic_load(&me->wait_addr));
 	write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
-	full_report();
-	if (policy == POLICY_ABORT) {
-		const char *end = "pydeadlock: ending the program (exit status 86); --on-deadlock=report leaves it hung\n";
-
-		write_all(2, end, strlen(end));
-		registry_unlink(getpid());
-		_exit(EXIT_DEADLOCK);
-	}
+	/* the report's snapshot first: it must show the deadlock, not its end */
+	full_report(policy != POLICY_BREAK);
+	if (policy == POLICY_ABORT)
+		end_program("a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+	if (policy == POLICY_REPORT)
+		return false;	/* stays reporting: one report, then hung */
+	mine = break_cycle(r, me, tids, n);
+	atomic_store(&r->reporting, 0);
+	return mine;
 }
