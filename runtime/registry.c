@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,28 +21,39 @@ static void registry_name(char *buf, size_t size, pid_t pid)
 	snprintf(buf, size, REGISTRY_NAME_FMT, (int)pid);
 }
 
-struct registry *registry_create(pid_t pid)
+struct registry *registry_create(pid_t pid, int *fd_out)
 {
 	char name[64];
 	struct registry *r;
-	int fd;
+	int fd, high;
 
 	registry_name(name, sizeof(name), pid);
-	shm_unlink(name);	/* a stale one from a previous image (exec) */
+	shm_unlink(name);	/* left by a process that died before unlinking */
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/*
+	 * Nameless at once: the kernel frees it with the process (no leak
+	 * after _exit or SIGKILL, nothing stale for a reused PID); attach
+	 * finds it through /proc/PID/fd.
+	 */
+	shm_unlink(name);
 	if (fd < 0)
 		return NULL;
+	/* out of the way of programs that expect their low descriptors */
+	high = fcntl(fd, F_DUPFD_CLOEXEC, REGISTRY_FD_MIN);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
 	if (ftruncate(fd, sizeof(struct registry)) < 0) {
 		close(fd);
-		shm_unlink(name);
 		return NULL;
 	}
 	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
 	if (r == MAP_FAILED) {
-		shm_unlink(name);
+		close(fd);
 		return NULL;
 	}
+	*fd_out = fd;
 	/* the pages are zero: only the header needs writing */
 	r->version = REGISTRY_VERSION;
 	r->max_threads = REGISTRY_MAX_THREADS;
@@ -51,22 +63,52 @@ struct registry *registry_create(pid_t pid)
 	return r;
 }
 
-const struct registry *registry_open(pid_t pid)
+/* The descriptor of pid's (nameless) registry, opened here, or -1. */
+static int registry_fd(pid_t pid, bool writable)
 {
-	char name[64];
+	char dir[64], link[64 + 256], want[64], target[128];
+	struct dirent *de;
+	DIR *d;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "/dev/shm" REGISTRY_NAME_FMT " (deleted)",
+		 (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (fd < 0 && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, want))
+			fd = open(link, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	}
+	closedir(d);
+	return fd;
+}
+
+static struct registry *registry_map(pid_t pid, bool writable)
+{
 	struct registry *r;
 	struct stat st;
 	int fd;
 
-	registry_name(name, sizeof(name), pid);
-	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	fd = registry_fd(pid, writable);
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(*r)) {
 		close(fd);
 		return NULL;
 	}
-	r = mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0);
+	r = mmap(NULL, sizeof(*r), PROT_READ | (writable ? PROT_WRITE : 0),
+		 MAP_SHARED, fd, 0);
 	close(fd);
 	if (r == MAP_FAILED)
 		return NULL;
@@ -78,18 +120,20 @@ const struct registry *registry_open(pid_t pid)
 	return r;
 }
 
+const struct registry *registry_open(pid_t pid)
+{
+	return registry_map(pid, false);
+}
+
+struct registry *registry_open_rw(pid_t pid)
+{
+	return registry_map(pid, true);
+}
+
 void registry_close(const struct registry *r)
 {
 	if (r)
 		munmap((void *)r, sizeof(*r));
-}
-
-void registry_unlink(pid_t pid)
-{
-	char name[64];
-
-	registry_name(name, sizeof(name), pid);
-	shm_unlink(name);
 }
 
 struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
@@ -252,7 +296,7 @@ static int walk(const struct registry *r, const struct registry_slot *me,
 				if (atomic_load(&r->slots[i].tid) == owner)
 					next = &r->slots[i];
 		} else if (kind == REG_MUTEX || kind == REG_SEMLOCK ||
-			   kind == REG_RWLOCK) {
+			   kind == REG_RWLOCK || kind == REG_CUSTOM) {
 			if (registry_fact(r, addr) & (FACT_SIGNAL | FACT_COUNTING))
 				return 0;
 			owner = registry_owner(r, addr, &next);

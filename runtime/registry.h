@@ -24,6 +24,7 @@
 #define REGISTRY_FACTS 65536		/* objects with special semantics; power of 2 */
 #define REGISTRY_FACT_PROBES 32		/* a fuller neighbourhood: the fact is dropped */
 #define REGISTRY_NAME_FMT "/pydeadlock-%d"	/* shm_open name of a process */
+#define REGISTRY_FD_MIN 900	/* the registry's descriptor, when the limit allows */
 
 /* What a thread holds or waits on (the runtime's own kinds). */
 enum registry_kind {
@@ -34,6 +35,7 @@ enum registry_kind {
 	REG_COND,	/* condition variable: no owner */
 	REG_RWLOCK,	/* rwlock: writer owns */
 	REG_JOIN,	/* pthread_join: waits for a thread's exit */
+	REG_CUSTOM,	/* a program's own lock (include/pydeadlock.h): owned */
 };
 
 #define REG_WAIT_TIMED 1	/* gives up by itself: never a deadlock edge */
@@ -62,8 +64,9 @@ struct registry_slot {
 	/* breaking: set by whoever chose this thread as the victim; the
 	 * thread's wait then fails (EDEADLK, or DeadlockError in Python) */
 	_Atomic uint32_t break_pending;
-	uint32_t breaks_in_a_row;	/* on the same object: a livelock */
-	uint64_t last_break_addr;
+	uint64_t acquired;		/* acquisitions: progress, for livelocks */
+	uint32_t breaks_in_a_row;	/* with no progress between: a livelock */
+	uint64_t last_break_addr, last_break_progress;
 	char break_why[192];	/* the DeadlockError's message */
 	struct registry_held held[REGISTRY_MAX_HELD];
 };
@@ -89,12 +92,17 @@ struct registry {
 	struct registry_slot slots[REGISTRY_MAX_THREADS];
 };
 
-/* Map (creating) the registry of this process; NULL on failure. */
-struct registry *registry_create(pid_t pid);
+/*
+ * Create and map the registry of this process; NULL on failure.  It has no
+ * name in /dev/shm: its descriptor (*fd) keeps it findable while the
+ * process lives, and the kernel frees it when the process ends.
+ */
+struct registry *registry_create(pid_t pid, int *fd);
 /* Map another process's registry read-only; NULL when it has none. */
 const struct registry *registry_open(pid_t pid);
+/* The same, writable: for pydeadlock attach --break. */
+struct registry *registry_open_rw(pid_t pid);
 void registry_close(const struct registry *r);
-void registry_unlink(pid_t pid);
 
 /* A free slot for thread tid, or NULL when all are taken. */
 struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "config.h"
 #include "tracer/attach/attach.h"
+#include "tracer/attach/attach_break.h"
 #include "ui/report.h"
 #include "ui/run.h"
 
@@ -16,9 +17,10 @@
 #define EXIT_DEADLOCK 1
 
 static const char usage_text[] =
-	"Usage: pydeadlock attach [--json] [--stats] PID\n"
-	"       pydeadlock run [--on-deadlock=abort|report] [--json-report=FILE]\n"
-	"                      -- CMD [ARG...]\n"
+	"Usage: pydeadlock attach [--json] [--stats] [--break] PID\n"
+	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
+	"                      [--victim=newest|oldest|fewest-locks]\n"
+	"                      [--json-report=FILE] -- CMD [ARG...]\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
 	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
@@ -28,12 +30,16 @@ static const char usage_text[] =
 	"        and let the process go on as it was.\n"
 	"        --json   print the report as one JSON object\n"
 	"        --stats  print how long the process was stopped (stderr)\n"
+	"        --break  fail one wait of the deadlock found, in a process run\n"
+	"                 under 'pydeadlock run --on-deadlock=report' (or break)\n"
 	"        --debug  print what pydeadlock is doing (stderr)\n"
 	"\n"
 	"run     run CMD under the preload shim, which sees every lock and\n"
 	"        semaphore operation and reports a deadlock the moment it forms\n"
 	"        (on stderr), then ends the program with status 86 (abort, the\n"
-	"        default) or leaves it hung for inspection (report).\n"
+	"        default), leaves it hung for inspection (report), or fails one\n"
+	"        thread's wait (break): EDEADLK in C, pydeadlock.DeadlockError\n"
+	"        in Python, at the line that waited.\n"
 	"\n"
 	"Exit status of attach: 0 no deadlock, 1 deadlock found, 2 usage or\n"
 	"attach error.  Of run: the program's own, 86 when it was ended because\n"
@@ -66,7 +72,7 @@ static int cmd_attach(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, stats = false, from_run = false;
+	bool json = false, stats = false, from_run = false, do_break = false;
 	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
@@ -97,8 +103,8 @@ static int cmd_attach(int argc, char **argv)
 			attach_snapshot_fd = atoi(optarg);
 			break;
 		case 'b':
-			error_msg("attach --break needs the process to run under the shim ('pydeadlock run'), which this version does not have yet");
-			return EXIT_USAGE;
+			do_break = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -149,6 +155,19 @@ static int cmd_attach(int argc, char **argv)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",
 			pm.n_threads, pm.stopped_ns / 1e6, elapsed_ms(&start));
 	rc = pm.n_deadlocks ? EXIT_DEADLOCK : EXIT_NO_DEADLOCK;
+	if (do_break && pm.n_deadlocks) {
+		pid_t victim = attach_break(&pm, err, sizeof(err));
+
+		if (victim < 0) {
+			error_msg("%s", err);
+			rc = EXIT_USAGE;
+		} else {
+			struct thread_model *t = model_thread(&pm, victim);
+
+			fprintf(stderr, "pydeadlock: broke the deadlock: thread %d \"%s\" was the victim (the newest waiter); its wait failed\n",
+				victim, t && t->name ? t->name : "?");
+		}
+	}
 	model_free(&pm);
 	return rc;
 }

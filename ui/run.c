@@ -173,7 +173,6 @@ int cmd_run(int argc, char **argv)
 			perror_msg("run: waitpid");
 			return EXIT_USAGE;
 		}
-	registry_unlink(child);	/* if it died before it could */
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

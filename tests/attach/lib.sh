@@ -8,8 +8,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pydeadlock-test.XXXXXX")
 STARTED=""
 
 cleanup() {
+	# only our own children still running: a reaped PID may be reused
 	for p in $STARTED; do
-		kill -KILL "$p" 2>/dev/null
+		[ "$(awk '{ print $4 }' /proc/"$p"/stat 2>/dev/null)" = "$$" ] &&
+			kill -KILL "$p" 2>/dev/null
 	done
 	rm -rf "$WORK"
 }

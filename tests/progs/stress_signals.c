@@ -14,9 +14,12 @@
  * each signal its handler caught, here exactly ROUNDS * PER_ROUND times.
  *
  * Storm: 4 workers hammer a mutex, a semaphore used as a lock (retrying
- * on EINTR) and a condition variable while a sender thread signals them
- * STORM times in all (each after the previous one to that worker was
- * handled, so none merge): counts exact.
+ * on EINTR) and a condition variable (timed waits) while the main thread
+ * sends them STORM real-time signals (SIGRTMIN: queued, so none merge)
+ * as fast as it can.  That handler also posts a semaphore of value 0
+ * (sem_post is async-signal-safe), which a consumer thread waits for
+ * STORM times in all, between rounds on the workers' mutex: every signal
+ * is handled, every post is seen, counts exact.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +45,18 @@ static void on_usr1(int sig)
 
 	if (my_index >= 0)
 		atomic_fetch_add(&handled[my_index], 1);
+	errno = saved;
+}
+
+static sem_t wake;		/* value 0: posted by the SIGRTMIN handler */
+
+static void on_rt(int sig)
+{
+	int saved = errno;
+
+	if (my_index >= 0)
+		atomic_fetch_add(&handled[my_index], 1);
+	sem_post(&wake);
 	errno = saved;
 }
 
@@ -153,7 +168,7 @@ static pthread_mutex_t storm_mutex = PTHREAD_MUTEX_INITIALIZER;
 static sem_t storm_sem;
 static pthread_cond_t storm_cond = PTHREAD_COND_INITIALIZER;
 static long storm_count, storm_sem_count;
-static atomic_int storm_stop;
+static atomic_int storm_stop, storm_started;
 static long storm_mine[WORKERS];
 
 static void *storm_worker(void *arg)
@@ -161,6 +176,7 @@ static void *storm_worker(void *arg)
 	long id = (long)arg;
 
 	my_index = 3 + (int)id;
+	atomic_fetch_add(&storm_started, 1);
 	while (!atomic_load(&storm_stop)) {
 		pthread_mutex_lock(&storm_mutex);
 		storm_count++;
@@ -190,10 +206,27 @@ static void *storm_worker(void *arg)
 	return NULL;
 }
 
+static long woken;
+
+static void *consumer(void *arg)
+{
+	for (long k = 0; k < storm; k++) {
+		while (sem_wait(&wake) != 0)
+			if (errno != EINTR)
+				atomic_fetch_add(&errors, 1);
+		woken++;
+		if (k % 16 == 0) {
+			pthread_mutex_lock(&storm_mutex);
+			pthread_mutex_unlock(&storm_mutex);
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
-	pthread_t w[3], sw[WORKERS];
+	pthread_t w[3], sw[WORKERS], cons;
 	long storm_handled = 0, total_mine = 0;
 	int ok;
 
@@ -209,6 +242,9 @@ int main(int argc, char **argv)
 	sa.sa_flags = 0;	/* no SA_RESTART */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_rt;
+	sigaction(SIGRTMIN, &sa, NULL);
+	sem_init(&wake, 0, 0);
 	sem_init(&held_sem, 0, 1);
 	sem_init(&storm_sem, 0, 1);
 
@@ -249,15 +285,25 @@ int main(int argc, char **argv)
 		pthread_join(w[i], NULL);
 
 	/* storm */
+	pthread_create(&cons, NULL, consumer, NULL);
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&sw[i], NULL, storm_worker, (void *)i);
+	while (atomic_load(&storm_started) < WORKERS)	/* handlers know them */
+		sched_yield();
 	for (long k = 0; k < storm; k++) {
-		int i = (int)(k % WORKERS);
-		long before = atomic_load(&handled[3 + i]);
+		union sigval v = { .sival_int = (int)k };
 
-		pthread_kill(sw[i], SIGUSR1);
-		while (atomic_load(&handled[3 + i]) == before)
-			sched_yield();
+		while (pthread_sigqueue(sw[k % WORKERS], SIGRTMIN, v) != 0)
+			sched_yield();	/* EAGAIN: too many queued */
+	}
+	for (int spins = 0; spins < 60000; spins++) {
+		long sum = 0;
+
+		for (int i = 0; i < WORKERS; i++)
+			sum += atomic_load(&handled[3 + i]);
+		if (sum >= storm)
+			break;
+		usleep(1000);
 	}
 	atomic_store(&storm_stop, 1);
 	for (int i = 0; i < WORKERS; i++) {
@@ -270,7 +316,8 @@ int main(int argc, char **argv)
 	printf("sem rounds %ld signals %ld eintr %ld\n", atomic_load(&passed[1]),
 	       atomic_load(&handled[1]), atomic_load(&eintr));
 	printf("cond rounds %ld signals %ld\n", atomic_load(&passed[2]), atomic_load(&handled[2]));
-	printf("storm signals %ld\n", storm_handled);
+	pthread_join(cons, NULL);
+	printf("storm signals %ld posts seen %ld\n", storm_handled, woken);
 	printf("errors %ld\n", atomic_load(&errors));
 	ok = atomic_load(&passed[0]) == rounds && atomic_load(&passed[1]) == rounds &&
 	     atomic_load(&passed[2]) == rounds &&
@@ -278,7 +325,7 @@ int main(int argc, char **argv)
 	     atomic_load(&handled[1]) == rounds * per_round &&
 	     atomic_load(&handled[2]) == rounds * per_round &&
 	     atomic_load(&eintr) == rounds * per_round &&
-	     storm_handled == storm && atomic_load(&errors) == 0 &&
+	     storm_handled == storm && woken == storm && atomic_load(&errors) == 0 &&
 	     storm_count == total_mine && storm_sem_count == total_mine;
 	puts(ok ? "ok" : "BROKEN");
 	if (!ok)

@@ -104,24 +104,14 @@ static void *ab(void *arg)
 /* the shim's registry of this process, read-only: its high-water mark */
 static void print_high_water(void)
 {
-	char name[64];
-	const struct registry *r;
-	int fd;
+	const struct registry *r = registry_open(getpid());
 
-	snprintf(name, sizeof(name), REGISTRY_NAME_FMT, (int)getpid());
-	fd = shm_open(name, O_RDONLY, 0);
-	if (fd < 0) {
+	if (!r) {
 		puts("high_water none");
 		return;
 	}
-	r = mmap(NULL, sizeof(*r), PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (r == MAP_FAILED || r->magic != REGISTRY_MAGIC) {
-		puts("high_water unreadable");
-		return;
-	}
 	printf("high_water %u\n", atomic_load(&r->high_water));
-	munmap((void *)r, sizeof(*r));
+	registry_close(r);
 }
 
 int main(int argc, char **argv)

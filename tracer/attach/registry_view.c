@@ -22,6 +22,7 @@ static enum wait_kind model_kind(uint32_t kind, bool python)
 	case REG_COND: return WAIT_COND;
 	case REG_RWLOCK: return WAIT_RWLOCK;
 	case REG_JOIN: return WAIT_JOIN;
+	case REG_CUSTOM: return WAIT_MUTEX;	/* a program's own lock */
 	}
 	return WAIT_FUTEX;
 }

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 struct registry *shim_registry;
+static int registry_fd = -1;	/* keeps the nameless registry findable */
 static pthread_key_t slot_key;
 static TLS struct registry_slot *my_slot;
 static TLS int in_shim;		/* our own calls into libc pass through */
@@ -129,17 +131,11 @@ __attribute__((constructor(101))) static void shim_init(void)
 		return;
 	shim_report_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
-	shim_registry = registry_create(getpid());
+	shim_registry = registry_create(getpid(), &registry_fd);
 	if (!shim_registry)
 		shim_say_once("cannot create its registry in /dev/shm; running untracked");
 	else
 		atomic_store(&shim_registry->breakable, shim_report_breakable());
-}
-
-__attribute__((destructor)) static void shim_fini(void)
-{
-	if (shim_registry && shim_registry->pid == getpid())
-		registry_unlink(getpid());
 }
 
 /*
@@ -153,9 +149,15 @@ static void after_fork_child(void)
 	my_slot = NULL;
 	if (!shim_registry)
 		return;
-	shim_registry = registry_create(getpid());
-	if (!shim_registry || !old)
+	/* the parent's registry is not the child's to change or keep */
+	struct registry *parent = shim_registry;
+	close(registry_fd);
+	registry_fd = -1;
+	shim_registry = registry_create(getpid(), &registry_fd);
+	if (!shim_registry || !old) {
+		munmap(parent, sizeof(*parent));
 		return;
+	}
 	atomic_store(&shim_registry->breakable, shim_report_breakable());
 	my_slot = registry_slot_take(shim_registry, syscall(SYS_gettid),
 				     (uint64_t)pthread_self());
@@ -172,6 +174,7 @@ static void after_fork_child(void)
 	}
 	atomic_store(&my_slot->n_held, n);
 	pthread_setspecific(slot_key, my_slot);
+	munmap(parent, sizeof(*parent));
 }
 
 /* This thread's slot, taken on first use; NULL: run untracked. */
@@ -232,6 +235,7 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 	for (uint32_t i = n; i-- > 0;)
 		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) == addr) {
 			s->held[i].count++;
+			s->acquired++;
 			return;
 		}
 	if (n == REGISTRY_MAX_HELD) {	/* squeeze out holes, else truncate */
@@ -246,6 +250,7 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 			return;
 		}
 	}
+	s->acquired++;		/* this thread's own count: progress */
 	s->held[n].site = site;
 	if (kind == REG_SEMLOCK)
 		held_python_site(s, n, addr);
@@ -606,12 +611,16 @@ EXPORT int sem_trywait(sem_t *sem)
  */
 static int sem_wait_fails(struct registry_slot *s, sem_t *sem)
 {
-	if (tried_sem == (uint64_t)(uintptr_t)sem &&
-	    shim_python_fail_wait(s->break_why)) {
+	if (tried_sem != (uint64_t)(uintptr_t)sem) {
+		errno = EDEADLK;	/* not Python's: C sees EDEADLK */
+		return -1;
+	}
+	if (shim_python_fail_wait(s->break_why)) {
 		errno = EINTR;
 		return -1;
 	}
-	errno = EDEADLK;
+	/* unreachable for the victims chosen here (shim_python_can_fail) */
+	errno = EINTR;
 	return -1;
 }
 
@@ -622,8 +631,17 @@ static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
 		struct timespec until = poll_deadline();
 		int rc;
 
-		if (shim_broken(s))
-			return sem_wait_fails(s, sem);
+		/*
+		 * A Python lock whose wait cannot be made to raise (a static
+		 * interpreter's other threads) keeps waiting: failing it with
+		 * an error would let `with lock:` run without the lock.
+		 */
+		if (shim_broken(s)) {
+			if (tried_sem != (uint64_t)(uintptr_t)sem ||
+			    shim_python_can_fail(syscall(SYS_gettid)))
+				return sem_wait_fails(s, sem);
+			shim_say_once("cannot fail a Python lock wait outside the main thread of a static interpreter; it keeps waiting");
+		}
 		rc = real_sem_clockwait(sem, CLOCK_MONOTONIC, &until);
 		if (rc == 0 || errno != ETIMEDOUT)
 			return rc;
@@ -737,7 +755,7 @@ EXPORT void pydeadlock_acquired(const void *obj)
 	struct registry_slot *s = slot();
 
 	if (s)
-		held_push(s, obj, REG_MUTEX, SITE());
+		held_push(s, obj, REG_CUSTOM, SITE());
 }
 
 EXPORT void pydeadlock_released(const void *obj)
@@ -752,7 +770,7 @@ EXPORT int pydeadlock_wait_begin(const void *obj, int flags)
 {
 	struct registry_slot *s = slot();
 
-	if (s && wait_begin(s, obj, REG_MUTEX, flags & 1 ? REG_WAIT_TIMED : 0, 0,
+	if (s && wait_begin(s, obj, REG_CUSTOM, flags & 1 ? REG_WAIT_TIMED : 0, 0,
 			    SITE()))
 		return EDEADLK;
 	return 0;

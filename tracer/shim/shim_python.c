@@ -2,9 +2,8 @@
  * Where in Python the calling thread is: the code object and bytecode
  * offset of its current frame, read in-process from its thread state with
  * the per-version layouts of tracer/python.  Used to record the Python
- * line at which each lock was acquired.  Only valid while the thread
- * holds the GIL (the thread state is NULL otherwise); never calls into
- * Python.
+ * line at which each lock was acquired.  Reads only the calling thread's
+ * own frames; never calls into Python.
  */
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -55,10 +54,14 @@ static bool python_ready(void)
 	if (atomic_fetch_add_explicit(&looks_skipped, 1, memory_order_relaxed) %
 	    PYTHON_LOOK_EVERY)
 		return false;
-	tstate_get = (tstate_get_fn)dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked");
-	if (!tstate_get)
-		tstate_get = (tstate_get_fn)dlsym(RTLD_DEFAULT,
-						  "_PyThreadState_UncheckedGet");
+	/*
+	 * This thread's own state, with or without the GIL (its frames are
+	 * its own: nobody else changes them while it is in here).  Not
+	 * _PyThreadState_UncheckedGet: up to 3.11 that is the GIL holder's,
+	 * another thread's whose frames change under the read.
+	 */
+	tstate_get = (tstate_get_fn)dlsym(RTLD_DEFAULT,
+					  "PyGILState_GetThisThreadState");
 	if (!tstate_get)
 		return false;	/* not loaded yet: look again next time */
 	layout = py_layout_find(python_hexversion());

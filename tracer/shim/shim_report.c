@@ -105,6 +105,7 @@ static const char *kind_name(uint32_t kind)
 	case REG_SEMLOCK: return "lock";
 	case REG_RWLOCK: return "rwlock";
 	case REG_JOIN: return "join";
+	case REG_CUSTOM: return "lock";
 	default: return "object";
 	}
 }
@@ -223,7 +224,6 @@ static void end_program(const char *why)
 			 EXIT_DEADLOCK, why);
 
 	write_all(2, line, n > 0 ? (size_t)n : 0);
-	registry_unlink(getpid());
 	_exit(EXIT_DEADLOCK);
 }
 
@@ -239,11 +239,22 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	if (!v)
 		end_program("the deadlock cannot be broken: its threads are Python threads other than the main thread of a statically linked interpreter, whose lock waits cannot be made to fail");
 	addr = atomic_load(&v->wait_addr);
-	v->breaks_in_a_row = v->last_break_addr == addr ? v->breaks_in_a_row + 1 : 1;
+	/* a livelock: broken on the same wait with no acquisition by any
+	 * thread of the cycle since (backing off and retrying is progress) */
+	uint64_t progress = 0;
+	for (int i = 0; i < n; i++) {
+		struct registry_slot *s = slot_of(r, tids[i]);
+
+		progress += s ? s->acquired : 0;
+	}
+	v->breaks_in_a_row = v->last_break_addr == addr &&
+			     v->last_break_progress == progress
+			     ? v->breaks_in_a_row + 1 : 1;
 	v->last_break_addr = addr;
+	v->last_break_progress = progress;
 	if (v->breaks_in_a_row >= LIVELOCK_BREAKS) {
 		snprintf(line, sizeof(line),
-			 "livelock: thread %d went straight back into the same deadlock %u times",
+			 "livelock: thread %d went straight back into the same deadlock %u times without any progress",
 			 (int)atomic_load(&v->tid), v->breaks_in_a_row);
 		end_program(line);
 	}
@@ -263,6 +274,47 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	return false;
 }
 
+/* glibc x86_64: pthread_mutex_t's __owner, a sem_t's value word */
+#define MUTEX_OWNER_OFFSET 8
+
+/*
+ * Confirm the cycle against the objects themselves: each mutex must be
+ * owned (glibc's __owner) by the next thread, each semaphore-lock taken
+ * (value 0).  A registry that says otherwise missed a release that went
+ * around the shim (a dlsym'd pthread_mutex_unlock, ctypes): the stale
+ * hold is dropped and nothing is reported.
+ */
+static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct registry_slot *s = slot_of(r, tids[i]);
+		uint64_t addr = s ? atomic_load(&s->wait_addr) : 0;
+		uint32_t kind = s ? atomic_load(&s->wait_kind) : 0;
+		pid_t next = tids[(i + 1) % n];
+		bool holds = true;
+
+		if (!addr)
+			return false;
+		if (kind == REG_MUTEX) {
+			int32_t owner;
+
+			memcpy(&owner, (const void *)(uintptr_t)(addr + MUTEX_OWNER_OFFSET),
+			       sizeof(owner));
+			holds = owner == next || owner == 0;	/* 0: a handover */
+		} else if (kind == REG_SEMLOCK) {
+			uint32_t value;
+
+			memcpy(&value, (const void *)(uintptr_t)addr, sizeof(value));
+			holds = value == 0;
+		}
+		if (!holds) {
+			registry_forget(r, addr);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 {
 	struct registry *r = shim_registry;
@@ -274,6 +326,10 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 	/* one report at a time: the other threads of the cycle just wait */
 	if (!atomic_compare_exchange_strong(&r->reporting, &zero, 1))
 		return false;
+	if (!cycle_confirmed(r, tids, n)) {
+		atomic_store(&r->reporting, 0);
+		return false;
+	}
 	len = snprintf(line, sizeof(line),
 		       "pydeadlock: deadlock in process %d: cycle of %d thread%s:",
 		       (int)getpid(), n, n == 1 ? "" : "s");
