@@ -168,6 +168,16 @@ void registry_slot_release(struct registry_slot *s)
 	atomic_store(&s->tid, 0);
 }
 
+struct registry_slot *registry_slot_of(const struct registry *r, pid_t tid)
+{
+	uint32_t n = atomic_load(&r->high_water);
+
+	for (uint32_t i = 0; tid && i < n; i++)
+		if (atomic_load(&r->slots[i].tid) == tid)
+			return (struct registry_slot *)&r->slots[i];
+	return NULL;
+}
+
 void registry_forget(struct registry *r, uint64_t addr)
 {
 	uint32_t n = atomic_load(&r->high_water);
@@ -291,10 +301,7 @@ static int walk(const struct registry *r, const struct registry_slot *me,
 		gens[n] = atomic_load(&cur->gen);
 		path[n++] = cur;
 		if (kind == REG_JOIN) {
-			owner = atomic_load(&cur->wait_tid);
-			for (uint32_t i = 0; owner && i < atomic_load(&r->high_water); i++)
-				if (atomic_load(&r->slots[i].tid) == owner)
-					next = &r->slots[i];
+			next = registry_slot_of(r, atomic_load(&cur->wait_tid));
 		} else if (kind == REG_MUTEX || kind == REG_SEMLOCK ||
 			   kind == REG_RWLOCK || kind == REG_CUSTOM) {
 			if (registry_fact(r, addr) & (FACT_SIGNAL | FACT_COUNTING))

@@ -109,6 +109,9 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 					 uint64_t self);
 void registry_slot_release(struct registry_slot *s);
 
+/* The slot of thread tid, or NULL (const-safe: the caller's r decides). */
+struct registry_slot *registry_slot_of(const struct registry *r, pid_t tid);
+
 /*
  * Drop addr from every thread's held list: the object was destroyed, so
  * its address may be reused (threads other than the holder may destroy).

@@ -5,14 +5,6 @@
 #include "runtime/registry.h"
 #include "tracer/attach/attach_break.h"
 
-static struct registry_slot *slot_of(struct registry *r, pid_t tid)
-{
-	for (uint32_t i = 0; i < atomic_load(&r->high_water); i++)
-		if (atomic_load(&r->slots[i].tid) == tid)
-			return &r->slots[i];
-	return NULL;
-}
-
 /* Did the thread of s leave the wait it was in (wait_addr)? */
 static bool left_wait(struct registry_slot *s, uint64_t addr)
 {
@@ -51,7 +43,7 @@ pid_t attach_break(const struct process_model *pm, char *why, size_t size)
 		int best_i = -1;
 
 		for (int i = 0; i < d->n_tids && i < REGISTRY_MAX_CYCLE; i++) {
-			struct registry_slot *s = slot_of(r, d->tids[i]);
+			struct registry_slot *s = registry_slot_of(r, d->tids[i]);
 
 			if (tried[i] || !s || !atomic_load(&s->wait_addr))
 				continue;

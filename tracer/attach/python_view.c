@@ -68,10 +68,9 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 		if (t->stopped && !t->gone && t->in_syscall &&
 		    t->syscall_nr == SYS_futex)
 			sync = t->syscall_args[0];
-		else if (pv->registry)	/* inside the shim, about to block */
-			for (uint32_t k = 0; k < pv->registry->high_water; k++)
-				if (pv->registry->slots[k].tid == t->tid)
-					sync = pv->registry->slots[k].wait_addr;
+		else if (pv->registry &&	/* inside the shim, about to block */
+			 registry_slot_of(pv->registry, t->tid))
+			sync = registry_slot_of(pv->registry, t->tid)->wait_addr;
 		if (!sync || !(p = py_thread_of(&pv->proc, t)) || !p->n_frames)
 			continue;
 		w = &pv->waits[pv->n_waits++];

@@ -5,12 +5,33 @@
 #include "runtime/registry.h"
 #include "tracer/attach/registry_view.h"
 
-static const struct registry_slot *slot_of(const struct registry *r, pid_t tid)
+/*
+ * The place of a return address (the innermost of its inline levels),
+ * into site; its strings are allocated.  False when nothing is known.
+ */
+static bool site_of_pc(struct symbolizer *sym, uint64_t pc, struct site *site)
 {
-	for (uint32_t i = 0; i < atomic_load(&r->high_water); i++)
-		if (atomic_load(&r->slots[i].tid) == tid)
-			return &r->slots[i];
-	return NULL;
+	struct thread_model scratch = { 0 };
+	bool found = false;
+
+	if (sym && pc)
+		symbolizer_add_frames(sym, pc, true, &scratch);
+	for (int i = 0; i < scratch.n_frames; i++) {
+		struct frame *f = &scratch.frames[i];
+
+		if (i == 0) {
+			site->file = f->file;
+			site->function = f->function;
+			site->line = f->line;
+			f->file = f->function = NULL;
+			found = true;
+		}
+		free(f->function);
+		free(f->module);
+		free(f->file);
+	}
+	free(scratch.frames);
+	return found;
 }
 
 static enum wait_kind model_kind(uint32_t kind, bool python)
@@ -48,48 +69,26 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 		uint64_t addr = atomic_load(&s->held[k].addr);
 		const struct wait_info *py = python_wait_on(pm, addr);
 		struct site site = { 0 };
-		struct thread_model scratch = { 0 };
 
-		/* a thread's lifetime lock, which joins wait on: not a hold */
+		/* a Python thread's lifetime lock is what joins wait on */
 		if (!addr || (py && py->kind == WAIT_JOIN))
 			continue;
-		char *py_file = NULL, *py_function = NULL;
-
 		/* where it was acquired: the Python line; else the native
 		 * call, unless that is only the interpreter's lock code */
-		if (loc && s->held[k].py_code &&
-		    py_code_position(loc, s->held[k].py_code, s->held[k].py_lasti,
-				     &py_file, &py_function, &site.line) == 0) {
-			site.file = py_file;
-			site.function = py_function;
-		} else if (sym && !pm->python_version && s->held[k].site) {
-			symbolizer_add_frames(sym, s->held[k].site, true, &scratch);
-			if (scratch.n_frames) {
-				const struct frame *f = &scratch.frames[0];
-
-				site.file = f->file;
-				site.line = f->line;
-				site.function = f->function;
-			}
-		}
-		/* a Python thread's lifetime lock (what join waits on), taken
-		 * by threading itself: the thread's existence, not a hold */
-		if (py_function && !strcmp(py_function, "_set_tstate_lock")) {
-			free(py_file);
-			free(py_function);
-			continue;
-		}
-		model_add_held(tm, py ? py->kind : model_kind(s->held[k].kind,
-							       pm->python_version),
-			       py ? py->id : addr, &site);
-		free(py_file);
-		free(py_function);
-		for (int i = 0; i < scratch.n_frames; i++) {
-			free(scratch.frames[i].function);
-			free(scratch.frames[i].module);
-			free(scratch.frames[i].file);
-		}
-		free(scratch.frames);
+		if (!(loc && s->held[k].py_code &&
+		      py_code_position(loc, s->held[k].py_code,
+				       s->held[k].py_lasti, &site.file,
+				       &site.function, &site.line) == 0) &&
+		    !pm->python_version)
+			site_of_pc(sym, s->held[k].site, &site);
+		/* ... taken by threading itself: the thread's existence */
+		if (!site.function || strcmp(site.function, "_set_tstate_lock"))
+			model_add_held(tm, py ? py->kind
+					      : model_kind(s->held[k].kind,
+							   pm->python_version),
+				       py ? py->id : addr, &site);
+		free(site.file);
+		free(site.function);
 	}
 }
 
@@ -98,24 +97,8 @@ static void wait_from_slot(const struct registry_slot *s, bool python,
 			   struct thread_model *tm, struct symbolizer *sym)
 {
 	struct wait_info *w = &tm->wait;
-	struct thread_model scratch = { 0 };
 
-	if (sym && s->wait_site) {
-		symbolizer_add_frames(sym, s->wait_site, true, &scratch);
-		if (scratch.n_frames) {
-			w->site.function = scratch.frames[0].function;
-			w->site.file = scratch.frames[0].file;
-			w->site.line = scratch.frames[0].line;
-			scratch.frames[0].function = scratch.frames[0].file = NULL;
-		}
-		for (int i = 0; i < scratch.n_frames; i++) {
-			free(scratch.frames[i].function);
-			free(scratch.frames[i].module);
-			free(scratch.frames[i].file);
-		}
-		free(scratch.frames);
-	}
-
+	site_of_pc(sym, s->wait_site, &w->site);
 	w->kind = model_kind(atomic_load(&s->wait_kind), python);
 	w->id = w->sync_addr = atomic_load(&s->wait_addr);
 	w->timed = atomic_load(&s->wait_flags) & REG_WAIT_TIMED;
@@ -133,7 +116,7 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 {
 	for (int i = 0; r && i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
-		const struct registry_slot *s = slot_of(r, tm->tid);
+		const struct registry_slot *s = registry_slot_of(r, tm->tid);
 
 		if (!s || !atomic_load(&s->wait_addr))
 			continue;
@@ -153,7 +136,7 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 	pm->from_registry = true;
 	for (int i = 0; i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
-		const struct registry_slot *s = slot_of(r, tm->tid);
+		const struct registry_slot *s = registry_slot_of(r, tm->tid);
 		const struct registry_slot *holder = NULL;
 		struct wait_info *w = &tm->wait;
 		pid_t owner;

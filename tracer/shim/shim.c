@@ -726,7 +726,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 	for (uint32_t i = 0; i < atomic_load(&shim_registry->high_water); i++) {
 		struct registry_slot *o = &shim_registry->slots[i];
 
-		if (atomic_load(&o->tid) && o->self == (uint64_t)t)
+		if (atomic_load(&o->tid) && o->self == (uint64_t)t)	/* by pthread_t */
 			target = atomic_load(&o->tid);
 	}
 	if (wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED,

@@ -169,14 +169,6 @@ static void full_report(bool wait_all)
 		close(snap[1]);
 }
 
-static struct registry_slot *slot_of(struct registry *r, pid_t tid)
-{
-	for (uint32_t i = 0; i < atomic_load(&r->high_water); i++)
-		if (atomic_load(&r->slots[i].tid) == tid)
-			return &r->slots[i];
-	return NULL;
-}
-
 static const char *const victim_names[] = {
 	[VICTIM_NEWEST] = "the newest waiter",
 	[VICTIM_OLDEST] = "the oldest waiter",
@@ -195,7 +187,7 @@ static struct registry_slot *victim_choose(struct registry *r,
 	struct registry_slot *best = NULL;
 
 	for (int i = 0; i < n; i++) {
-		struct registry_slot *s = slot_of(r, tids[i]);
+		struct registry_slot *s = registry_slot_of(r, tids[i]);
 
 		if (!s || !shim_python_can_fail(tids[i]))
 			continue;
@@ -210,7 +202,7 @@ static struct registry_slot *victim_choose(struct registry *r,
 			   s == me)))
 			best = s;
 	}
-	if (best && victim_policy == VICTIM_NEWEST && slot_of(r, me->tid) == me &&
+	if (best && victim_policy == VICTIM_NEWEST && registry_slot_of(r, me->tid) == me &&
 	    shim_python_can_fail(me->tid))
 		best = me;
 	return best;
@@ -243,7 +235,7 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	 * thread of the cycle since (backing off and retrying is progress) */
 	uint64_t progress = 0;
 	for (int i = 0; i < n; i++) {
-		struct registry_slot *s = slot_of(r, tids[i]);
+		struct registry_slot *s = registry_slot_of(r, tids[i]);
 
 		progress += s ? s->acquired : 0;
 	}
@@ -287,7 +279,7 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct registry_slot *s = slot_of(r, tids[i]);
+		struct registry_slot *s = registry_slot_of(r, tids[i]);
 		uint64_t addr = s ? atomic_load(&s->wait_addr) : 0;
 		uint32_t kind = s ? atomic_load(&s->wait_kind) : 0;
 		pid_t next = tids[(i + 1) % n];
