@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "runtime/registry.h"
+#include "tracer/attach/procfs.h"
 #include "ui/run.h"
 
 #ifndef PYDEADLOCK_PKGLIBDIR
@@ -28,6 +30,10 @@
 #define PYDEADLOCK_SRCDIR "."
 #endif
 #define SHIM_NAME "libpydeadlock.so"
+#define EXIT_DEADLOCK_STATUS 86	/* DESIGN.md: ended because of a deadlock */
+
+#define RUN_WATCH_MS 100		/* how often run looks at its program */
+#define RUN_ALL_BLOCKED_MS 1000	/* all blocked, unchanged, this long: attach */
 
 static pid_t child;
 
@@ -53,6 +59,114 @@ static int find_shim(const char *exe, char *out, size_t size)
 		return 0;
 	snprintf(out, size, "%s/%s", PYDEADLOCK_PKGLIBDIR, SHIM_NAME);
 	return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/*
+ * Is every thread of pid in an untimed wait the registry knows of?  The
+ * sum of their slots' generations goes to *gens: unchanged means nobody
+ * moved.  A thread in any other call (I/O, sleep, a timed wait) or
+ * unknown to the registry means no.
+ */
+static bool all_waiting(pid_t pid, uint64_t *gens)
+{
+	const struct registry *r = registry_open(pid);
+	pid_t *tids = NULL;
+	int n = r ? procfs_tasks(pid, &tids) : -1;
+	bool all = n > 0 && !atomic_load(&r->reporting);
+
+	*gens = 0;
+	for (int i = 0; all && i < n; i++) {
+		const struct registry_slot *s = registry_slot_of(r, tids[i]);
+
+		all = s && atomic_load(&s->wait_addr) &&
+		      !(atomic_load(&s->wait_flags) & REG_WAIT_TIMED);
+		*gens += s ? atomic_load(&s->gen) : 0;
+	}
+	free(tids);
+	registry_close(r);
+	return all;
+}
+
+static bool run_attach(const char *exe, pid_t pid, const char *json);
+
+/* Does attach's JSON report prove a cycle or an orphaned lock? */
+static bool json_proves_cycle(const char *path)
+{
+	char *text = procfs_read("%s", path), *deadlocks, *potential;
+	bool proved = false;
+
+	if (!text)
+		return false;
+	deadlocks = strstr(text, "\"deadlocks\":");
+	potential = deadlocks ? strstr(deadlocks, "\"potential\":") : NULL;
+	if (potential) {
+		*potential = '\0';
+		proved = strstr(deadlocks, "\"cycle\"") ||
+			 strstr(deadlocks, "\"orphaned\"");
+	}
+	free(text);
+	return proved;
+}
+
+/*
+ * Every thread of the program has waited, untimed and unchanged, for a
+ * while: what the shim cannot see from inside (a join in 3.13's parking
+ * lot, a cycle through a Python Semaphore) a snapshot can prove.  Run
+ * attach on it, its report on stderr; true when it proves a cycle or an
+ * orphaned lock.  A bare all-blocked is reported, not acted on: a
+ * program may be waiting for a signal its handler will turn into a
+ * notify.
+ */
+static bool watch_verdict(const char *exe, pid_t pid, const char *json)
+{
+	char tmp[] = "/tmp/pydeadlock-verdict.XXXXXX";
+	int fd = json ? -1 : mkstemp(tmp);
+	bool proved;
+
+	if (!json && fd < 0)
+		return false;
+	if (fd >= 0)
+		close(fd);
+	if (!run_attach(exe, pid, json ? json : tmp)) {
+		if (!json)
+			unlink(tmp);
+		return false;
+	}
+	proved = json_proves_cycle(json ? json : tmp);
+	if (!json)
+		unlink(tmp);
+	return proved;
+}
+
+/* pydeadlock attach --from-run --json-to JSON PID; true on exit 1 */
+static bool run_attach(const char *exe, pid_t pid, const char *json)
+{
+	char pid_arg[16];
+	const char *argv[8];
+	int argc = 0, status;
+	pid_t reporter;
+
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
+	argv[argc++] = "pydeadlock";
+	argv[argc++] = "attach";
+	argv[argc++] = "--from-run";
+	argv[argc++] = "--json-to";
+	argv[argc++] = json;
+	argv[argc++] = pid_arg;
+	argv[argc] = NULL;
+	reporter = fork();
+	if (reporter < 0)
+		return false;
+	if (reporter == 0) {
+		unsetenv("LD_PRELOAD");
+		dup2(2, 1);	/* the report goes to stderr, as the shim's */
+		execv(exe, (char **)argv);
+		_exit(127);
+	}
+	while (waitpid(reporter, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 1;
 }
 
 static int setenv_checked(const char *name, const char *value)
@@ -168,11 +282,42 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR) {
+	/* wait for the program, looking at it now and then */
+	uint64_t last_gens = 0;
+	int still_ms = 0;
+	bool reported = false;
+	for (;;) {
+		pid_t r = waitpid(child, &status, WNOHANG);
+		uint64_t gens;
+
+		if (r == child)
+			break;
+		if (r < 0 && errno != EINTR) {
 			perror_msg("run: waitpid");
 			return EXIT_USAGE;
 		}
+		struct timespec nap = { 0, RUN_WATCH_MS * 1000000L };
+		nanosleep(&nap, NULL);
+		if (reported || !all_waiting(child, &gens)) {
+			still_ms = 0;
+			continue;
+		}
+		still_ms = gens == last_gens ? still_ms + RUN_WATCH_MS : 0;
+		last_gens = gens;
+		if (still_ms < RUN_ALL_BLOCKED_MS || waitpid(child, &status, WNOHANG))
+			continue;
+		reported = true;	/* one report: the next look changes nothing */
+		if (!watch_verdict(exe, child, json))
+			continue;
+		if (!strcmp(policy, "report"))
+			continue;
+		error_msg("ending the program (exit status %d): a deadlock the shim could not see from inside%s",
+			  EXIT_DEADLOCK_STATUS, strcmp(policy, "break") ? "" :
+			  " (no wait of it can be failed)");
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		return EXIT_DEADLOCK_STATUS;
+	}
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -225,20 +225,19 @@ static __attribute__((noinline)) void held_python_site(struct registry_slot *s,
 	s->held[i].py_lasti = py_lasti;
 }
 
-/* Record an acquisition (recursive ones count on the same entry). */
+/* Record an acquisition (a recursive one is an entry of its own). */
 static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		      uint64_t site)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
 
-	for (uint32_t i = n; i-- > 0;)
-		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) == addr) {
-			s->held[i].count++;
-			s->acquired++;
-			return;
-		}
-	if (n == REGISTRY_MAX_HELD) {	/* squeeze out holes, else truncate */
+	/*
+	 * No search for an earlier entry of a recursive mutex: a second entry
+	 * costs nothing and held_pop takes the topmost; the fast path stays
+	 * a few stores.
+	 */
+	if (__builtin_expect(n == REGISTRY_MAX_HELD, 0)) {	/* squeeze out holes, else truncate */
 		uint32_t k = 0;
 
 		for (uint32_t i = 0; i < n; i++)
