@@ -1,4 +1,5 @@
 #include <dwarf.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ struct scope_range {
 	uint64_t lo, hi;
 	int depth;
 	int parent;		/* index of the enclosing function's entry, -1 */
+	bool walked;		/* a top-level function: its inside is indexed */
 	struct inline_level level;
 };
 
@@ -86,8 +88,12 @@ static void add_ranges(struct unit_index *u, Dwarf_Die *die, int tag,
 	}
 }
 
-/* Walk the unit once, iteratively, recording every function's ranges. */
-static void unit_build(struct unit_index *u, Dwarf_Die *cu)
+/*
+ * Walk the subtree of one DIE, iteratively, recording every function's
+ * ranges below it (its own are recorded by the caller).
+ */
+static void subtree_build(struct unit_index *u, Dwarf_Die *top, int top_entry,
+			  int depth)
 {
 	struct walk {
 		Dwarf_Die die;
@@ -95,9 +101,9 @@ static void unit_build(struct unit_index *u, Dwarf_Die *cu)
 	} *stack = xmalloc(INLINE_WALK_DEPTH * sizeof(*stack));
 	int sp = 0;
 
-	if (dwarf_child(cu, &stack[0].die) == 0) {
-		stack[0].parent = -1;
-		stack[0].depth = 0;
+	if (dwarf_child(top, &stack[0].die) == 0) {
+		stack[0].parent = top_entry;
+		stack[0].depth = depth;
 		sp = 1;
 	}
 	while (sp > 0) {
@@ -131,6 +137,37 @@ static void unit_build(struct unit_index *u, Dwarf_Die *cu)
 	free(stack);
 }
 
+/*
+ * The unit's functions, without what is inside them: a unit like
+ * CPython's ceval.c holds tens of thousands of inlined subroutines, and
+ * only the few functions that PCs land in need walking (subtree_build,
+ * on first use).  Namespaces and classes are entered to find functions.
+ */
+static void unit_build(struct unit_index *u, Dwarf_Die *cu)
+{
+	Dwarf_Die stack[INLINE_WALK_DEPTH];
+	int sp = 0;
+
+	if (dwarf_child(cu, &stack[0]) == 0)
+		sp = 1;
+	while (sp > 0) {
+		Dwarf_Die cur = stack[--sp];
+		int tag = dwarf_tag(&cur), first;
+
+		if (sp < INLINE_WALK_DEPTH && dwarf_siblingof(&cur, &stack[sp]) == 0)
+			sp++;
+		if (tag == DW_TAG_subprogram) {
+			add_ranges(u, &cur, tag, 0, -1, &first);
+			for (int i = first; first >= 0 && i < u->n; i++)
+				u->v[i].walked = false;
+		} else if ((tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+			    tag == DW_TAG_structure_type) &&
+			   sp < INLINE_WALK_DEPTH && dwarf_child(&cur, &stack[sp]) == 0) {
+			sp++;
+		}
+	}
+}
+
 static struct unit_index *unit_get(struct inline_index *ix, Dwarf_Die *cu)
 {
 	Dwarf_Off off = dwarf_dieoffset(cu);
@@ -156,7 +193,22 @@ int inline_index_levels(struct inline_index *ix, Dwarf_Die *cu, uint64_t pc,
 			struct inline_level *levels, int max)
 {
 	struct unit_index *u = unit_get(ix, cu);
-	int best = -1, n = 0;
+	int best = -1, n = 0, top = u->n;
+
+	/* the top-level function at pc: index its inside on first use */
+	for (int i = 0; i < top; i++) {
+		Dwarf_Die die;
+
+		if (u->v[i].depth || u->v[i].walked || pc < u->v[i].lo ||
+		    pc >= u->v[i].hi)
+			continue;
+		for (int k = 0; k < top; k++)	/* all ranges of that function */
+			if (u->v[k].level.die == u->v[i].level.die)
+				u->v[k].walked = true;
+		if (dwarf_offdie(u->dbg, u->v[i].level.die, &die))
+			subtree_build(u, &die, i, 1);
+		break;
+	}
 
 	for (int i = 0; i < u->n; i++)
 		if (pc >= u->v[i].lo && pc < u->v[i].hi &&
