@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,6 +273,10 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (child == 0) {
+		/* the program does not outlive run, even if run is SIGKILLed */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);	/* run died before the line above */
 		execvp(argv[optind], argv + optind);
 		error_msg("run: cannot run '%s': %s", argv[optind], strerror(errno));
 		_exit(127);
