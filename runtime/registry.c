@@ -1,7 +1,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -128,6 +130,25 @@ const struct registry *registry_open(pid_t pid)
 struct registry *registry_open_rw(pid_t pid)
 {
 	return registry_map(pid, true);
+}
+
+struct registry *registry_copy(const struct registry *r)
+{
+	/* calloc: the pages past the slots in use are never touched */
+	struct registry *c = calloc(1, sizeof(*c));
+	uint32_t n = atomic_load(&r->high_water);
+
+	if (!c)
+		return NULL;
+	memcpy(c, r, offsetof(struct registry, slots));
+	memcpy(c->slots, r->slots, (n < REGISTRY_MAX_THREADS ? n : REGISTRY_MAX_THREADS) *
+	       sizeof(r->slots[0]));
+	return c;
+}
+
+void registry_copy_free(struct registry *copy)
+{
+	free(copy);
 }
 
 void registry_close(const struct registry *r)

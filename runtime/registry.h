@@ -104,6 +104,14 @@ const struct registry *registry_open(pid_t pid);
 struct registry *registry_open_rw(pid_t pid);
 void registry_close(const struct registry *r);
 
+/*
+ * A private copy of r as it is now (header, facts, the slots in use), for
+ * a reader that stops the process: what it reads later stays consistent
+ * with the stop.  Free with registry_copy_free(); NULL when out of memory.
+ */
+struct registry *registry_copy(const struct registry *r);
+void registry_copy_free(struct registry *copy);
+
 /* A free slot for thread tid, or NULL when all are taken. */
 struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 					 uint64_t self);

@@ -115,11 +115,30 @@ static void describe_thread(struct unwinder *uw, struct symbolizer *sym,
 	native_wait_classify(t, tm);
 }
 
+/* What is read while the process is stopped, besides the snapshot. */
+struct attach_capture {
+	struct python_view *pv;
+	const struct registry *live;	/* the shim's registry, mapped */
+	struct registry *copy;		/* ... as it was during the stop */
+};
+
+static void capture_stopped(struct process_snapshot *ps, void *ctx)
+{
+	struct attach_capture *c = ctx;
+
+	if (c->live)
+		c->copy = registry_copy(c->live);
+	c->pv->registry = c->copy;
+	if (c->pv->loc)
+		python_view_capture(ps, c->pv);
+}
+
 int attach_process(pid_t pid, struct process_model *pm, char *err,
 		   size_t err_size)
 {
 	struct process_snapshot ps;
 	struct python_view pv;
+	struct attach_capture cap = { &pv, NULL, NULL };
 	struct unwinder *uw;
 	struct symbolizer *sym;
 	struct proc_stat st;
@@ -130,12 +149,14 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 	if (pid < 0)
 		return -1;
 	python_view_locate(&pv, pid);
-	pv.registry = registry_open(pid);	/* under pydeadlock run */
-	if (snapshot_take(pid, &ps, pv.loc ? python_view_capture : NULL, &pv,
-			  err, err_size) < 0) {
+	cap.live = registry_open(pid);	/* under pydeadlock run */
+	if (snapshot_take(pid, &ps, capture_stopped, &cap, err, err_size) < 0) {
 		python_view_free(&pv);
+		registry_close(cap.live);
+		registry_copy_free(cap.copy);
 		return -1;
 	}
+	registry_close(cap.live);
 	if (attach_snapshot_fd >= 0) {
 		(void)!write(attach_snapshot_fd, "s", 1);
 		close(attach_snapshot_fd);
@@ -167,6 +188,7 @@ int attach_process(pid_t pid, struct process_model *pm, char *err,
 	if (pv.why)
 		pm->python_why = xstrdup(pv.why);
 	python_view_free(&pv);
+	registry_copy_free(cap.copy);
 	symbolizer_free(sym);
 	unwinder_free(uw);
 	snapshot_free(&ps);

@@ -27,7 +27,6 @@ void python_view_free(struct python_view *pv)
 	if (pv->captured)
 		py_process_free(&pv->proc);
 	py_locator_free(pv->loc);
-	registry_close(pv->registry);
 	free(pv->why);
 	free(pv->waits);
 	memset(pv, 0, sizeof(*pv));

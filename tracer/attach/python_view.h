@@ -26,7 +26,7 @@ struct python_wait_capture {
 
 struct python_view {
 	struct py_locator *loc;	/* NULL: no Python view */
-	const struct registry *registry;	/* the shim's, NULL without */
+	const struct registry *registry;	/* the shim's as stopped (borrowed) */
 	char *why;		/* why not, when Python was found but unusable */
 	bool captured;
 	struct py_process proc;

@@ -138,6 +138,11 @@ __attribute__((constructor(101))) static void shim_init(void)
 		atomic_store(&shim_registry->breakable, shim_report_breakable());
 }
 
+__attribute__((destructor)) static void shim_fini(void)
+{
+	shim_report_finish();
+}
+
 /*
  * The forking thread alone goes on in the child, holding what it held:
  * a registry of its own for the child, with that one thread in it.

@@ -25,6 +25,8 @@ extern struct registry *shim_registry;
 
 /* Configure the reporter from the environment (once, at start-up). */
 void shim_report_init(void);
+/* At exit: wait for a report that is still reading the process. */
+void shim_report_finish(void);
 /* Must waits be breakable (policies break and report)? */
 bool shim_report_breakable(void);
 

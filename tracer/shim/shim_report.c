@@ -67,6 +67,17 @@ void shim_report_init(void)
 	reporter_env[n] = NULL;
 }
 
+void shim_report_finish(void)
+{
+	int status;
+
+	/* a report still being written reads this process: stay until done */
+	if (last_reporter > 0)
+		while (waitpid(last_reporter, &status, 0) < 0 && errno == EINTR)
+			;
+	last_reporter = 0;
+}
+
 bool shim_report_breakable(void)
 {
 	return policy != POLICY_ABORT;
