@@ -18,26 +18,20 @@
  * intercepted calls, where malloc or a lock could re-enter us.
  */
 
-static void registry_name(char *buf, size_t size, pid_t pid)
-{
-	snprintf(buf, size, REGISTRY_NAME_FMT, (int)pid);
-}
-
 struct registry *registry_create(pid_t pid, int *fd_out)
 {
 	char name[64];
 	struct registry *r;
 	int fd, high;
 
-	registry_name(name, sizeof(name), pid);
-	shm_unlink(name);	/* left by a process that died before unlinking */
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	/*
-	 * Nameless at once: the kernel frees it with the process (no leak
-	 * after _exit or SIGKILL, nothing stale for a reused PID); attach
-	 * finds it through /proc/PID/fd.
+	 * A memfd: nameless, freed with the process (no leak after _exit or
+	 * SIGKILL, nothing stale for a reused PID), not bound by the size of
+	 * the /dev/shm mount (a full one would SIGBUS the target); attach
+	 * finds it through /proc/PID/fd by its name.
 	 */
-	shm_unlink(name);
+	snprintf(name, sizeof(name), REGISTRY_MEMFD_FMT, (int)pid);
+	fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	/* out of the way of programs that expect their low descriptors */
@@ -74,7 +68,7 @@ static int registry_fd(pid_t pid, bool writable)
 	int fd = -1;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	snprintf(want, sizeof(want), "/dev/shm" REGISTRY_NAME_FMT " (deleted)",
+	snprintf(want, sizeof(want), "/memfd:" REGISTRY_MEMFD_FMT " (deleted)",
 		 (int)pid);
 	d = opendir(dir);
 	if (!d)
@@ -169,6 +163,8 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 		atomic_store(&s->n_held, 0);
 		atomic_store(&s->wait_addr, 0);
 		atomic_store(&s->wait_tid, 0);
+		atomic_store(&s->break_pending, 0);
+		s->breaks_in_a_row = 0;
 		s->self = self;
 		s->held_truncated = 0;
 		atomic_fetch_add(&s->gen, 1);

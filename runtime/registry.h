@@ -1,7 +1,8 @@
 /*
  * The runtime's registry: every thread of a process, what it holds and
- * what it waits for, in a shared-memory segment (/dev/shm/pydeadlock-PID,
- * mode 0600) that the process writes and pydeadlock attach reads.
+ * what it waits for, in a memfd ("pydeadlock-PID", reachable only through
+ * the process's /proc/PID/fd, like its memory) that the process writes and
+ * pydeadlock attach reads.
  *
  * Each thread writes only its own slot, so the fast path (an acquire that
  * does not block) touches no shared cache line and takes no lock.  A
@@ -23,7 +24,7 @@
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
 #define REGISTRY_FACTS 65536		/* objects with special semantics; power of 2 */
 #define REGISTRY_FACT_PROBES 32		/* a fuller neighbourhood: the fact is dropped */
-#define REGISTRY_NAME_FMT "/pydeadlock-%d"	/* shm_open name of a process */
+#define REGISTRY_MEMFD_FMT "pydeadlock-%d"	/* memfd name of a process */
 #define REGISTRY_FD_MIN 900	/* the registry's descriptor, when the limit allows */
 
 /* What a thread holds or waits on (the runtime's own kinds). */
@@ -93,9 +94,9 @@ struct registry {
 };
 
 /*
- * Create and map the registry of this process; NULL on failure.  It has no
- * name in /dev/shm: its descriptor (*fd) keeps it findable while the
- * process lives, and the kernel frees it when the process ends.
+ * Create and map the registry of this process; NULL on failure.  It is a
+ * memfd: its descriptor (*fd) keeps it findable while the process lives,
+ * and the kernel frees it when the process ends.
  */
 struct registry *registry_create(pid_t pid, int *fd);
 /* Map another process's registry read-only; NULL when it has none. */

@@ -182,17 +182,23 @@ static int wait_stopped(struct process_snapshot *ps, int timeout_ms)
 	}
 }
 
+#define RELEASE_WAIT_MS 50	/* for threads interrupted but not yet stopped */
+
 /* Let every thread go.  Safe to call on any partial state. */
 static void release_all(struct process_snapshot *ps)
 {
+	/*
+	 * A thread interrupted just before an error (EPERM on the next one,
+	 * an exec) stops a moment later; detach it then, or it would sit
+	 * in its trap until we exit.  One in uninterruptible sleep is left
+	 * to the kernel, which releases it when we exit.
+	 */
+	(void)wait_stopped(ps, RELEASE_WAIT_MS);
 	for (int i = 0; i < ps->n_threads; i++) {
 		struct thread_snapshot *t = &ps->threads[i];
-		int status;
 
 		if (!t->seized || t->gone)
 			continue;
-		if (!t->stopped && waitpid(t->tid, &status, __WALL | WNOHANG) > 0)
-			note_stop(t, status);
 		/*
 		 * A thread that never stopped (uninterruptible sleep) cannot
 		 * be detached now; the kernel releases it when we exit.
@@ -335,6 +341,9 @@ int snapshot_take(pid_t pid, struct process_snapshot *ps,
 		fresh = seize_new(pid, ps, err, err_size, &first_ns);
 		if (fresh < 0)
 			goto fail;
+		/* nothing new: no second wait for a thread that never stops */
+		if (round > 0 && !fresh)
+			break;
 		if (wait_stopped(ps, SNAPSHOT_STOP_TIMEOUT_MS) < 0) {
 			snprintf(err, err_size,
 				 "process %d called exec while being read; attach again",

@@ -34,6 +34,8 @@ struct registry *shim_registry;
 static int registry_fd = -1;	/* keeps the nameless registry findable */
 static pthread_key_t slot_key;
 static TLS struct registry_slot *my_slot;
+/* an absolute deadline long past: a clock-wait that only tries */
+static const struct timespec expired = { 0, 0 };
 static TLS int in_shim;		/* our own calls into libc pass through */
 
 /* The real functions, found with dlsym(RTLD_NEXT) at start-up. */
@@ -130,10 +132,11 @@ __attribute__((constructor(101))) static void shim_init(void)
 	if (pthread_key_create(&slot_key, release_slot) != 0)
 		return;
 	shim_report_init();
+	shim_python_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	shim_registry = registry_create(getpid(), &registry_fd);
 	if (!shim_registry)
-		shim_say_once("cannot create its registry in /dev/shm; running untracked");
+		shim_say_once("cannot create its registry (memfd); running untracked");
 	else
 		atomic_store(&shim_registry->breakable, shim_report_breakable());
 }
@@ -187,9 +190,12 @@ static inline struct registry_slot *slot(void)
 {
 	struct registry_slot *s = my_slot;
 
+	/* the shim's own calls (reporting, Python) pass straight through */
+	if (__builtin_expect(in_shim != 0, 0))
+		return NULL;
 	if (__builtin_expect(s != NULL, 1))
 		return s;
-	if (!shim_registry || in_shim)
+	if (!shim_registry)
 		return NULL;
 	in_shim++;
 	s = registry_slot_take(shim_registry, syscall(SYS_gettid),
@@ -308,6 +314,7 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	bool victim = false;
 	int n;
 
+	atomic_store(&s->break_pending, 0);	/* meant for an earlier wait */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
 	s->wait_site = site;
@@ -349,6 +356,7 @@ static struct timespec poll_deadline(void)
 
 static void wait_end(struct registry_slot *s)
 {
+	atomic_store(&s->break_pending, 0);	/* too late: the wait is over */
 	atomic_store(&s->wait_addr, 0);
 	atomic_fetch_add(&s->gen, 1);
 }
@@ -371,6 +379,13 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	rc = real_mutex_trylock(m);		/* the whole cost when free */
 	if (rc == 0 || rc == EOWNERDEAD) {
 		held_push(s, m, REG_MUTEX, SITE());
+		return rc;
+	}
+	/* glibc answers first: EDEADLK (an error-checking relock), EINVAL */
+	rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &expired);
+	if (rc != ETIMEDOUT && rc != EINVAL) {
+		if (rc == 0 || rc == EOWNERDEAD)
+			held_push(s, m, REG_MUTEX, SITE());
 		return rc;
 	}
 	if (wait_begin(s, m, REG_MUTEX, 0, 0, SITE())) {
@@ -515,6 +530,12 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 		if (!s)							\
 			return call;					\
 		rc = try_call;						\
+		if (rc == EBUSY) {	/* glibc answers first: EDEADLK */	\
+			struct timespec until = expired;		\
+			rc = clock_call;				\
+			if (rc == ETIMEDOUT)				\
+				rc = EBUSY;				\
+		}							\
 		if (rc == EBUSY &&					\
 		    wait_begin(s, l, REG_RWLOCK, 0, 0, SITE())) {	\
 			rc = EDEADLK;					\
@@ -704,7 +725,7 @@ EXPORT int sem_post(sem_t *sem)
 	struct registry_slot *s = my_slot;
 
 	resolve_all();
-	if (s && !held_pop(s, sem) && shim_registry) {
+	if ((!s || !held_pop(s, sem)) && shim_registry && !in_shim) {
 		uint64_t addr = (uint64_t)(uintptr_t)sem;
 
 		if (registry_owner(shim_registry, addr, NULL)) {
@@ -725,7 +746,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 
 	resolve_all();
 	s = slot();
-	if (!s)
+	if (!s || pthread_equal(t, pthread_self()))	/* glibc says EDEADLK */
 		return real_join(t, ret);
 	for (uint32_t i = 0; i < atomic_load(&shim_registry->high_water); i++) {
 		struct registry_slot *o = &shim_registry->slots[i];

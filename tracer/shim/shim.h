@@ -51,6 +51,8 @@ static inline bool shim_broken(struct registry_slot *s)
  * False when this interpreter cannot be made to raise in this thread.
  */
 bool shim_python_fail_wait(const char *why);
+/* Find the interpreter, once, at start-up (no dlsym later). */
+void shim_python_init(void);
 /* Can a Python lock wait of thread tid be failed? (static builds: main only) */
 bool shim_python_can_fail(pid_t tid);
 

@@ -20,9 +20,7 @@
 typedef void *(*tstate_get_fn)(void);
 
 static _Atomic int state;	/* 0: not looked, 1: usable, 2: no Python */
-#define PYTHON_LOOK_EVERY 65536	/* calls between looks for a Python loaded late:
-				 * dlsym takes the loader's lock */
-static _Atomic unsigned looks_skipped;
+
 static tstate_get_fn tstate_get;
 static const struct py_layout *layout;
 
@@ -50,10 +48,6 @@ static bool python_ready(void)
 		return true;
 	if (s == 2)
 		return false;
-	/* not there at the last look: look again only now and then */
-	if (atomic_fetch_add_explicit(&looks_skipped, 1, memory_order_relaxed) %
-	    PYTHON_LOOK_EVERY)
-		return false;
 	/*
 	 * This thread's own state, with or without the GIL (its frames are
 	 * its own: nobody else changes them while it is in here).  Not
@@ -62,8 +56,11 @@ static bool python_ready(void)
 	 */
 	tstate_get = (tstate_get_fn)dlsym(RTLD_DEFAULT,
 					  "PyGILState_GetThisThreadState");
-	if (!tstate_get)
-		return false;	/* not loaded yet: look again next time */
+	if (!tstate_get) {
+		/* decided once, at start-up: no dlsym on the lock paths */
+		atomic_store_explicit(&state, 2, memory_order_release);
+		return false;
+	}
 	layout = py_layout_find(python_hexversion());
 	atomic_store_explicit(&state, layout ? 1 : 2, memory_order_release);
 	return layout != NULL;
@@ -129,7 +126,10 @@ struct python_api {
 	int (*add_pending)(int (*)(void *), void *);
 };
 
-static bool python_api(struct python_api *a)
+static struct python_api api;	/* looked up once, at start-up */
+static bool api_ok;
+
+static bool python_api_lookup(struct python_api *a)
 {
 	a->import = (pyobj (*)(const char *))dlsym(RTLD_DEFAULT, "PyImport_ImportModule");
 	a->getattr = (pyobj (*)(pyobj, const char *))dlsym(RTLD_DEFAULT, "PyObject_GetAttrString");
@@ -140,6 +140,13 @@ static bool python_api(struct python_api *a)
 	a->add_pending = (int (*)(int (*)(void *), void *))dlsym(RTLD_DEFAULT, "Py_AddPendingCall");
 	return a->import && a->getattr && a->set_string && a->clear &&
 	       a->new_exception && a->runtime_error && a->add_pending;
+}
+
+/* The API found at start-up: no dlsym while failing a wait. */
+static bool python_api(struct python_api *a)
+{
+	*a = api;
+	return api_ok;
 }
 
 /*
@@ -192,6 +199,17 @@ static bool pending_calls_interposable(void)
 	atomic_store(&known, f && dladdr(f, &info) && info.dli_fname &&
 			     strstr(info.dli_fname, "libpython") ? 1 : 2);
 	return atomic_load(&known) == 1;
+}
+
+void shim_python_init(void)
+{
+	/* look once, outside any intercepted call: dlsym takes the loader's
+	 * lock and may allocate (a Python dlopen'ed later is not seen) */
+	python_ready();
+	if (atomic_load(&state) == 1) {
+		pending_calls_interposable();
+		api_ok = python_api_lookup(&api);
+	}
 }
 
 bool shim_python_can_fail(pid_t tid)

@@ -28,6 +28,12 @@ extern char **environ;
 static enum shim_policy policy = POLICY_ABORT;
 static enum shim_victim victim_policy = VICTIM_NEWEST;
 static pid_t last_reporter;	/* reaped at the next deadlock */
+/* built at start-up: adding file actions allocates, and a deadlock may
+ * come while another thread holds malloc's lock */
+static posix_spawn_file_actions_t reporter_files;
+static bool reporter_files_ok;
+#define REPORT_SNAP_FD 999	/* the pipe's write end, there to spawn (above
+				 * the registry's, REGISTRY_FD_MIN 900) */
 static char reporter[REPORT_PATH_MAX];
 static char json_report[REPORT_PATH_MAX];
 /* the environment without LD_PRELOAD: the reporter must not be shimmed */
@@ -65,6 +71,10 @@ void shim_report_init(void)
 		if (strncmp(*e, "LD_PRELOAD=", 11))
 			reporter_env[n++] = *e;
 	reporter_env[n] = NULL;
+	reporter_files_ok =
+		posix_spawn_file_actions_init(&reporter_files) == 0 &&
+		posix_spawn_file_actions_adddup2(&reporter_files, 2, 1) == 0 &&
+		posix_spawn_file_actions_adddup2(&reporter_files, REPORT_SNAP_FD, 3) == 0;
 }
 
 void shim_report_finish(void)
@@ -131,7 +141,6 @@ static void full_report(bool wait_all)
 	char pid[16];
 	char *argv[12];
 	int argc = 0, status, snap[2];
-	posix_spawn_file_actions_t fa;
 	pid_t child;
 	char byte;
 
@@ -149,35 +158,39 @@ static void full_report(bool wait_all)
 	argv[argc++] = "3";
 	argv[argc++] = pid;
 	argv[argc] = NULL;
-	if (pipe2(snap, O_CLOEXEC) < 0)
-		snap[0] = snap[1] = -1;
+	if (!reporter_files_ok || pipe2(snap, O_CLOEXEC) < 0) {
+		shim_say_once("cannot run pydeadlock for the full report");
+		return;
+	}
+	/* the write end where the prepared file actions expect it, unless
+	 * the program has a descriptor there: never take it from it */
+	if (fcntl(REPORT_SNAP_FD, F_GETFD) >= 0 ||
+	    dup3(snap[1], REPORT_SNAP_FD, O_CLOEXEC) < 0) {
+		shim_say_once("descriptor 999 is in use: no full report");
+		close(snap[0]);
+		close(snap[1]);
+		return;
+	}
+	close(snap[1]);
 	/* Yama (ptrace_scope 1) lets only a parent trace: allow our child */
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, 2, 1);	/* report on stderr */
-	if (snap[1] >= 0)
-		posix_spawn_file_actions_adddup2(&fa, snap[1], 3);
-	if (posix_spawn(&child, reporter, &fa, NULL, argv, reporter_env) == 0) {
-		if (snap[1] >= 0) {
-			close(snap[1]);
-			snap[1] = -1;
-			/* the snapshot taken, or the reporter gone (EOF) */
-			while (read(snap[0], &byte, 1) < 0 && errno == EINTR)
-				;
-		}
+	if (posix_spawn(&child, reporter, &reporter_files, NULL, argv,
+			reporter_env) == 0) {
+		close(REPORT_SNAP_FD);
+		/* the snapshot taken, or the reporter gone (EOF) */
+		while (read(snap[0], &byte, 1) < 0 && errno == EINTR)
+			;
 		if (wait_all)
 			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 				;
 		else
 			last_reporter = child;
 	} else {
+		close(REPORT_SNAP_FD);
 		shim_say_once("cannot run pydeadlock for the full report (set PYDEADLOCK_BIN)");
 	}
-	posix_spawn_file_actions_destroy(&fa);
-	if (snap[0] >= 0)
-		close(snap[0]);
-	if (snap[1] >= 0)
-		close(snap[1]);
+	prctl(PR_SET_PTRACER, 0, 0, 0, 0);	/* traceable as before */
+	close(snap[0]);
 }
 
 static const char *const victim_names[] = {
