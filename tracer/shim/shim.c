@@ -333,6 +333,32 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	return victim;
 }
 
+#define RECHECK_SLICES 50	/* a blocked wait looks for a cycle again (100 ms) */
+
+/*
+ * Between two slices of a breakable wait: must this wait fail?  Yes when
+ * chosen as a victim; and now and then the thread looks for a cycle again,
+ * for one that closed while another was being reported, or whose
+ * confirmation failed at the moment (a handover in progress).
+ */
+static bool slice_must_fail(struct registry_slot *s, unsigned *slices)
+{
+	pid_t tids[REGISTRY_MAX_CYCLE];
+	bool mine = false;
+	int n;
+
+	if (shim_broken(s))
+		return true;
+	if (++*slices % RECHECK_SLICES)
+		return false;
+	in_shim++;
+	n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
+	if (n)
+		mine = shim_deadlock(s, tids, n);
+	in_shim--;
+	return mine || shim_broken(s);
+}
+
 /* Under break and report, untimed waits wait in slices that can be broken */
 static inline bool breakable(void)
 {
@@ -393,10 +419,11 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 		return EDEADLK;		/* the victim: the lock stays its holder's */
 	}
 	rc = breakable() ? ETIMEDOUT : real_mutex_lock(m);
+	unsigned slices = 0;
 	while (rc == ETIMEDOUT) {	/* the real lock never times out */
 		struct timespec until = poll_deadline();
 
-		if (shim_broken(s)) {
+		if (slice_must_fail(s, &slices)) {
 			rc = EDEADLK;
 			break;
 		}
@@ -540,10 +567,11 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 		    wait_begin(s, l, REG_RWLOCK, 0, 0, SITE())) {	\
 			rc = EDEADLK;					\
 		} else if (rc == EBUSY) {				\
+			unsigned slices = 0;				\
 			rc = breakable() ? ETIMEDOUT : call;		\
 			while (rc == ETIMEDOUT) {			\
 				struct timespec until = poll_deadline(); \
-				if (shim_broken(s)) {			\
+				if (slice_must_fail(s, &slices)) {	\
 					rc = EDEADLK;			\
 					break;				\
 				}					\
@@ -652,6 +680,8 @@ static int sem_wait_fails(struct registry_slot *s, sem_t *sem)
 /* An untimed semaphore wait, in breakable slices when breaking is on */
 static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
 {
+	unsigned slices = 0;
+
 	for (;;) {
 		struct timespec until = poll_deadline();
 		int rc;
@@ -661,7 +691,7 @@ static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
 		 * interpreter's other threads) keeps waiting: failing it with
 		 * an error would let `with lock:` run without the lock.
 		 */
-		if (shim_broken(s)) {
+		if (slice_must_fail(s, &slices)) {
 			if (tried_sem != (uint64_t)(uintptr_t)sem ||
 			    shim_python_can_fail(syscall(SYS_gettid)))
 				return sem_wait_fails(s, sem);
@@ -760,10 +790,11 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 		return EDEADLK;
 	}
 	rc = breakable() && real_clockjoin ? ETIMEDOUT : real_join(t, ret);
+	unsigned slices = 0;
 	while (rc == ETIMEDOUT) {
 		struct timespec until = poll_deadline();
 
-		if (shim_broken(s)) {
+		if (slice_must_fail(s, &slices)) {
 			rc = EDEADLK;
 			break;
 		}
