@@ -85,7 +85,13 @@ static void release_slot(void *slot)
 	my_slot = NULL;
 }
 
+static void before_fork(void);
 static void after_fork_child(void);
+
+/* what the forking thread held, copied before the fork (the child sees
+ * its own TLS copy; the shared slot keeps changing in the parent) */
+static TLS struct registry_held fork_held[REGISTRY_MAX_HELD];
+static TLS uint32_t fork_n_held;
 
 static void resolve_all(void)
 {
@@ -133,7 +139,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 		return;
 	shim_report_init();
 	shim_python_init();
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(before_fork, NULL, after_fork_child);
 	shim_registry = registry_create(getpid(), &registry_fd);
 	if (!shim_registry)
 		shim_say_once("cannot create its registry (memfd); running untracked");
@@ -146,43 +152,58 @@ __attribute__((destructor)) static void shim_fini(void)
 	shim_report_finish();
 }
 
+static void before_fork(void)
+{
+	struct registry_slot *s = my_slot;
+	uint32_t n = s ? atomic_load(&s->n_held) : 0;
+
+	fork_n_held = n < REGISTRY_MAX_HELD ? n : REGISTRY_MAX_HELD;
+	for (uint32_t i = 0; i < fork_n_held; i++) {
+		fork_held[i].site = s->held[i].site;
+		fork_held[i].py_code = s->held[i].py_code;
+		fork_held[i].py_lasti = s->held[i].py_lasti;
+		fork_held[i].kind = s->held[i].kind;
+		fork_held[i].count = s->held[i].count;
+		atomic_store(&fork_held[i].addr, atomic_load(&s->held[i].addr));
+	}
+}
+
 /*
- * The forking thread alone goes on in the child, holding what it held:
- * a registry of its own for the child, with that one thread in it.
+ * The forking thread alone goes on in the child, holding what it held
+ * (as copied before the fork): a registry of its own for the child, with
+ * that one thread in it.  The parent's mapping is let go.
  */
 static void after_fork_child(void)
 {
-	struct registry_slot *old = my_slot;
+	struct registry *parent = shim_registry;
+	struct registry_slot *had = my_slot;
 
 	my_slot = NULL;
-	if (!shim_registry)
+	if (!parent)
 		return;
-	/* the parent's registry is not the child's to change or keep */
-	struct registry *parent = shim_registry;
 	close(registry_fd);
 	registry_fd = -1;
 	shim_registry = registry_create(getpid(), &registry_fd);
-	if (!shim_registry || !old) {
-		munmap(parent, sizeof(*parent));
+	munmap(parent, sizeof(*parent));
+	if (!shim_registry)
 		return;
-	}
 	atomic_store(&shim_registry->breakable, shim_report_breakable());
+	if (!had)
+		return;
 	my_slot = registry_slot_take(shim_registry, syscall(SYS_gettid),
 				     (uint64_t)pthread_self());
 	if (!my_slot)
 		return;
-	uint32_t n = atomic_load(&old->n_held);
-	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_HELD; i++) {
-		my_slot->held[i].site = old->held[i].site;
-		my_slot->held[i].py_code = old->held[i].py_code;
-		my_slot->held[i].py_lasti = old->held[i].py_lasti;
-		my_slot->held[i].kind = old->held[i].kind;
-		my_slot->held[i].count = old->held[i].count;
-		atomic_store(&my_slot->held[i].addr, atomic_load(&old->held[i].addr));
+	for (uint32_t i = 0; i < fork_n_held; i++) {
+		my_slot->held[i].site = fork_held[i].site;
+		my_slot->held[i].py_code = fork_held[i].py_code;
+		my_slot->held[i].py_lasti = fork_held[i].py_lasti;
+		my_slot->held[i].kind = fork_held[i].kind;
+		my_slot->held[i].count = fork_held[i].count;
+		atomic_store(&my_slot->held[i].addr, atomic_load(&fork_held[i].addr));
 	}
-	atomic_store(&my_slot->n_held, n);
+	atomic_store(&my_slot->n_held, fork_n_held);
 	pthread_setspecific(slot_key, my_slot);
-	munmap(parent, sizeof(*parent));
 }
 
 /* This thread's slot, taken on first use; NULL: run untracked. */
