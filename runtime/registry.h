@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 3
+#define REGISTRY_VERSION 4
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
@@ -46,8 +46,8 @@ struct registry_held {
 	uint64_t site;		/* return address of the acquiring call */
 	uint64_t py_code;	/* Python acquirer: its code object, or 0 */
 	int64_t py_lasti;	/* ... and bytecode offset (bytes) there */
-	uint32_t kind;
-	uint32_t count;		/* recursive re-acquisitions */
+	uint32_t kind;		/* a recursive acquisition is an entry of its own */
+	uint32_t pad;
 };
 
 struct registry_slot {

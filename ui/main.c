@@ -66,13 +66,12 @@ static int cmd_attach(int argc, char **argv)
 		{ "break", no_argument, NULL, 'b' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "debug", no_argument, NULL, 'd' },
-		{ "from-run", no_argument, NULL, 'r' },
 		{ "json-to", required_argument, NULL, 'J' },
 		{ "snapshot-fd", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, stats = false, from_run = false, do_break = false;
+	bool json = false, stats = false, do_break = false;
 	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
@@ -92,9 +91,6 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'd':
 			debug_enabled = true;
-			break;
-		case 'r':	/* run by the shim on its own process */
-			from_run = true;
 			break;
 		case 'J':
 			json_to = optarg;
@@ -149,7 +145,6 @@ static int cmd_attach(int argc, char **argv)
 			perror_msg("cannot write %s", json_to);
 		}
 	}
-	(void)from_run;
 	fflush(stdout);
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",

@@ -139,7 +139,7 @@ static bool watch_verdict(const char *exe, pid_t pid, const char *json)
 	return proved;
 }
 
-/* pydeadlock attach --from-run --json-to JSON PID; true on exit 1 */
+/* pydeadlock attach --json-to JSON PID; true on exit 1 */
 static bool run_attach(const char *exe, pid_t pid, const char *json)
 {
 	char pid_arg[16];
@@ -150,7 +150,6 @@ static bool run_attach(const char *exe, pid_t pid, const char *json)
 	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
 	argv[argc++] = "pydeadlock";
 	argv[argc++] = "attach";
-	argv[argc++] = "--from-run";
 	argv[argc++] = "--json-to";
 	argv[argc++] = json;
 	argv[argc++] = pid_arg;

@@ -67,9 +67,12 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 		if (t->stopped && !t->gone && t->in_syscall &&
 		    t->syscall_nr == SYS_futex)
 			sync = t->syscall_args[0];
-		else if (pv->registry &&	/* inside the shim, about to block */
-			 registry_slot_of(pv->registry, t->tid))
-			sync = registry_slot_of(pv->registry, t->tid)->wait_addr;
+		else if (pv->registry) {	/* inside the shim, about to block */
+			const struct registry_slot *s =
+				registry_slot_of(pv->registry, t->tid);
+
+			sync = s ? s->wait_addr : 0;
+		}
 		if (!sync || !(p = py_thread_of(&pv->proc, t)) || !p->n_frames)
 			continue;
 		w = &pv->waits[pv->n_waits++];

@@ -163,7 +163,6 @@ static void before_fork(void)
 		fork_held[i].py_code = s->held[i].py_code;
 		fork_held[i].py_lasti = s->held[i].py_lasti;
 		fork_held[i].kind = s->held[i].kind;
-		fork_held[i].count = s->held[i].count;
 		atomic_store(&fork_held[i].addr, atomic_load(&s->held[i].addr));
 	}
 }
@@ -199,7 +198,6 @@ static void after_fork_child(void)
 		my_slot->held[i].py_code = fork_held[i].py_code;
 		my_slot->held[i].py_lasti = fork_held[i].py_lasti;
 		my_slot->held[i].kind = fork_held[i].kind;
-		my_slot->held[i].count = fork_held[i].count;
 		atomic_store(&my_slot->held[i].addr, atomic_load(&fork_held[i].addr));
 	}
 	atomic_store(&my_slot->n_held, fork_n_held);
@@ -288,7 +286,6 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 	else
 		s->held[n].py_code = 0;
 	s->held[n].kind = kind;
-	s->held[n].count = 1;
 	atomic_store_explicit(&s->held[n].addr, addr, memory_order_relaxed);
 	/* release: a walker that sees the count sees the entry */
 	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
@@ -303,15 +300,12 @@ static bool held_pop(struct registry_slot *s, const void *obj)
 	for (uint32_t i = n; i-- > 0;) {
 		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) != addr)
 			continue;
-		if (--s->held[i].count)
-			return true;
 		/* keep the order: a held list reads as the nesting */
 		for (uint32_t k = i; k + 1 < n; k++) {
 			s->held[k].site = s->held[k + 1].site;
 			s->held[k].py_code = s->held[k + 1].py_code;
 			s->held[k].py_lasti = s->held[k + 1].py_lasti;
 			s->held[k].kind = s->held[k + 1].kind;
-			s->held[k].count = s->held[k + 1].count;
 			atomic_store_explicit(&s->held[k].addr,
 					      atomic_load(&s->held[k + 1].addr),
 					      memory_order_relaxed);

@@ -132,7 +132,7 @@ static const char *kind_name(uint32_t kind)
 }
 
 /*
- * Run `pydeadlock attach --from-run [--json-to FILE] --snapshot-fd 3 PID`.
+ * Run `pydeadlock attach [--json-to FILE] --snapshot-fd 3 PID`.
  * Returns once it has taken its snapshot (break: the victim may go now)
  * or, with wait_all, once it has written the whole report.
  */
@@ -149,7 +149,6 @@ static void full_report(bool wait_all)
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	argv[argc++] = "pydeadlock";
 	argv[argc++] = "attach";
-	argv[argc++] = "--from-run";
 	if (json_report[0]) {
 		argv[argc++] = "--json-to";
 		argv[argc++] = json_report;
