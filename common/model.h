@@ -96,6 +96,7 @@ struct thread_model {
 	enum thread_state state;
 	char *state_detail;	/* "futex", "read", "nanosleep", ... */
 	bool job_stopped;	/* SIGSTOPped before we came; still so after */
+	bool waking;		/* its futex was posted: it is leaving its wait */
 	bool holds_gil;
 	struct wait_info wait;	/* kind WAIT_NONE when not waiting */
 	struct held *holds;

@@ -126,6 +126,7 @@ static void classify_futex(const struct thread_snapshot *t,
 	    t->futex_area_ok &&
 	    futex_area_int(t, 0) != (int32_t)t->syscall_args[2]) {
 		tm->state = THREAD_SYSCALL;
+		tm->waking = true;
 		free(tm->state_detail);
 		tm->state_detail = xstrdup("futex, being woken");
 		return;

@@ -120,7 +120,8 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 
 		if (!s || !atomic_load(&s->wait_addr))
 			continue;
-		if (tm->state != THREAD_WAITING)
+		/* the kernel knows better than the slot a thread already woken */
+		if (tm->state != THREAD_WAITING && !tm->waking)
 			wait_from_slot(s, pm->python_version, tm, sym);
 		/* the shim waits in timed slices that it may break: untimed */
 		else if (!(atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
