@@ -18,14 +18,7 @@ target=$!
 until grep -q ready "$out/ring.out"; do sleep 0.05; done
 sleep 0.5
 
-# ms TOOL ARGS...: wall-clock milliseconds of one run
-ms() {
-	s=$(date +%s%N)
-	"$@" > "$out/last" 2>> "$out/stats" || true
-	e=$(date +%s%N)
-	echo $(( (e - s) / 1000 ))
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$top/bench/lib.sh"
 
 : > "$out/pd"; : > "$out/eu"; : > "$out/gdb"; : > "$out/stats"
 for i in $(seq 1 "$runs"); do

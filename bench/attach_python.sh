@@ -31,14 +31,7 @@ target=
 trap '[ -n "$target" ] && kill $target 2> /dev/null; rm -rf "$out"' EXIT
 trap 'exit 1' HUP INT TERM PIPE		# so that EXIT kills the target
 
-# ms TOOL ARGS...: wall-clock microseconds of one run (divided at the end)
-ms() {
-	s=$(date +%s%N)
-	"$@" > "$out/last" 2>> "$out/stats" || true
-	e=$(date +%s%N)
-	echo $(( (e - s) / 1000 ))
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$top/bench/lib.sh"
 # futex_waiters PID: how many of PID's threads sit in futex (syscall 202)
 futex_waiters() { cat /proc/"$1"/task/*/syscall 2> /dev/null | awk '$1 == 202' | wc -l; }
 # gdb_ext PYTHON: CPython's gdb extension for this interpreter, if any

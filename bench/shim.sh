@@ -54,7 +54,7 @@ shim="$out/libpydeadlock.so"
 export PYDEADLOCK_SHIM="$shim"
 pd="$out/pydeadlock"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$top/bench/lib.sh"	# median
 maxof() { sort -n | tail -n1; }
 now() { date +%s%N; }
 # goal RATIO LIMIT: "met" or "MISSED"

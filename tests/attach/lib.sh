@@ -85,14 +85,22 @@ assert_untouched() {
 	done
 }
 
+# run_pydeadlock SECONDS OUT COMMAND [ARGS...]: pydeadlock COMMAND ARGS,
+# stdout to OUT, stderr to OUT.err; sets RC; fails on a hang.
+run_pydeadlock() {
+	limit=$1 out=$2 cmd=$3
+	shift 3
+	RC=0
+	timeout "$limit" "$PYDEADLOCK" "$cmd" "$@" > "$out" 2> "$out.err" || RC=$?
+	[ "$RC" = 124 ] && fail "pydeadlock $cmd $* hung"
+	return 0
+}
+
 # run_attach OUTFILE [ARGS...]: run pydeadlock attach; sets RC.
 run_attach() {
-	out=$1
+	o=$1
 	shift
-	RC=0
-	timeout 30 "$PYDEADLOCK" attach "$@" > "$out" 2> "$out.err" || RC=$?
-	[ "$RC" = 124 ] && fail "pydeadlock attach $* hung"
-	return 0
+	run_pydeadlock 30 "$o" attach "$@"
 }
 
 # line_of FILE MARKER: the line number of the comment MARKER in a source

@@ -5,10 +5,7 @@
 # run_tool OUT ARGS...: pydeadlock run ARGS, stdout to OUT, stderr to
 # OUT.err; sets RC; fails on a hang.
 run_tool() {
-	out=$1
+	o=$1
 	shift
-	RC=0
-	timeout 60 "$PYDEADLOCK" run "$@" > "$out" 2> "$out.err" || RC=$?
-	[ "$RC" = 124 ] && fail "pydeadlock run $* hung"
-	return 0
+	run_pydeadlock 60 "$o" run "$@"
 }
