@@ -3,6 +3,7 @@
 #define PD_ERROR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The name printed before every message ("pydeadlock"). */
 extern const char *program_name;

@@ -135,16 +135,8 @@ static int cmd_attach(int argc, char **argv)
 		report_json(stdout, &pm);
 	else
 		report_text(stdout, &pm);
-	if (json_to) {
-		FILE *f = fopen(json_to, "w");
-
-		if (f) {
-			report_json(f, &pm);
-			fclose(f);
-		} else {
-			perror_msg("cannot write %s", json_to);
-		}
-	}
+	if (json_to)
+		report_json_to(json_to, &pm);
 	fflush(stdout);
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",

@@ -1,3 +1,4 @@
+#include "common/error.h"
 #include "ui/json_writer.h"
 #include "ui/report.h"
 
@@ -169,4 +170,16 @@ void report_json(FILE *out, const struct process_model *pm)
 	deadlocks_json(&j, pm->potential, pm->n_potential);
 	json_end_object(&j);
 	fputc('\n', out);
+}
+
+int report_json_to(const char *path, const struct process_model *pm)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror_msg("cannot write %s", path);
+		return -1;
+	}
+	report_json(f, pm);
+	return fclose(f) == 0 ? 0 : -1;
 }

@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "analysis/verdict.h"
 #include "runtime/registry.h"
+#include "tracer/attach/attach.h"
+#include "ui/report.h"
 #include "tracer/attach/procfs.h"
 #include "ui/run.h"
 
@@ -88,85 +91,31 @@ static bool all_waiting(pid_t pid, uint64_t *gens)
 	return all;
 }
 
-static bool run_attach(const char *exe, pid_t pid, const char *json);
-
-/* Does attach's JSON report prove a cycle or an orphaned lock? */
-static bool json_proves_cycle(const char *path)
-{
-	char *text = procfs_read("%s", path), *deadlocks, *potential;
-	bool proved = false;
-
-	if (!text)
-		return false;
-	deadlocks = strstr(text, "\"deadlocks\":");
-	potential = deadlocks ? strstr(deadlocks, "\"potential\":") : NULL;
-	if (potential) {
-		*potential = '\0';
-		proved = strstr(deadlocks, "\"cycle\"") ||
-			 strstr(deadlocks, "\"orphaned\"");
-	}
-	free(text);
-	return proved;
-}
-
 /*
  * Every thread of the program has waited, untimed and unchanged, for a
  * while: what the shim cannot see from inside (a join in 3.13's parking
- * lot, a cycle through a Python Semaphore) a snapshot can prove.  Run
- * attach on it, its report on stderr; true when it proves a cycle or an
- * orphaned lock.  A bare all-blocked is reported, not acted on: a
- * program may be waiting for a signal its handler will turn into a
- * notify.
+ * lot, a cycle through a Python Semaphore) a snapshot can prove.  Attach
+ * to it, report on stderr (and to json); true when the verdict is a cycle
+ * or an orphaned lock.  A bare all-blocked is reported, not acted on: a
+ * program may be waiting for a signal its handler turns into a notify.
  */
-static bool watch_verdict(const char *exe, pid_t pid, const char *json)
+static bool watch_verdict(pid_t pid, const char *json)
 {
-	char tmp[] = "/tmp/pydeadlock-verdict.XXXXXX";
-	int fd = json ? -1 : mkstemp(tmp);
-	bool proved;
+	struct process_model pm;
+	bool proved = false;
+	char err[512];
 
-	if (!json && fd < 0)
+	if (attach_process(pid, &pm, err, sizeof(err)) < 0)
 		return false;
-	if (fd >= 0)
-		close(fd);
-	if (!run_attach(exe, pid, json ? json : tmp)) {
-		if (!json)
-			unlink(tmp);
-		return false;
+	if (verdict_compute(&pm) == 0 && pm.n_deadlocks) {
+		report_text(stderr, &pm);
+		if (json)
+			report_json_to(json, &pm);
+		for (int i = 0; i < pm.n_deadlocks; i++)
+			proved |= pm.deadlocks[i].kind != DEADLOCK_ALL_BLOCKED;
 	}
-	proved = json_proves_cycle(json ? json : tmp);
-	if (!json)
-		unlink(tmp);
+	model_free(&pm);
 	return proved;
-}
-
-/* pydeadlock attach --json-to JSON PID; true on exit 1 */
-static bool run_attach(const char *exe, pid_t pid, const char *json)
-{
-	char pid_arg[16];
-	const char *argv[8];
-	int argc = 0, status;
-	pid_t reporter;
-
-	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)pid);
-	argv[argc++] = "pydeadlock";
-	argv[argc++] = "attach";
-	argv[argc++] = "--json-to";
-	argv[argc++] = json;
-	argv[argc++] = pid_arg;
-	argv[argc] = NULL;
-	reporter = fork();
-	if (reporter < 0)
-		return false;
-	if (reporter == 0) {
-		unsetenv("LD_PRELOAD");
-		dup2(2, 1);	/* the report goes to stderr, as the shim's */
-		execv(exe, (char **)argv);
-		_exit(127);
-	}
-	while (waitpid(reporter, &status, 0) < 0)
-		if (errno != EINTR)
-			return false;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 1;
 }
 
 static int setenv_checked(const char *name, const char *value)
@@ -311,7 +260,7 @@ int cmd_run(int argc, char **argv)
 		if (still_ms < RUN_ALL_BLOCKED_MS || waitpid(child, &status, WNOHANG))
 			continue;
 		reported = true;	/* one report: the next look changes nothing */
-		if (!watch_verdict(exe, child, json))
+		if (!watch_verdict(child, json))
 			continue;
 		if (!strcmp(policy, "report"))
 			continue;
