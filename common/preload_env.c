@@ -1,0 +1,1 @@
+#include "common/preload_env.h"

@@ -1,0 +1,1 @@
+#include "tracer/shim/shim_env.h"
