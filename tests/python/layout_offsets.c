@@ -18,6 +18,11 @@
 #include "frameobject.h"
 #endif
 #include "structmember.h"
+#if PY_VERSION_HEX >= 0x030D0000
+#include "opcode_ids.h"
+#else
+#include "opcode.h"
+#endif
 #define P(name, expr) \
 	printf("\t.%s = %zu,\n", name, (size_t)(expr))
 #define O(name, type, field) P(name, offsetof(type, field))
@@ -94,12 +99,15 @@ int main(void)
 	O("code_nlocalsplus", PyCodeObject, co_nlocals);
 	O("code_cellvars", PyCodeObject, co_cellvars);
 	O("code_freevars", PyCodeObject, co_freevars);
+	O("code_code", PyCodeObject, co_code);
+	P("op_with", SETUP_WITH);
 	P("code_size", sizeof(PyCodeObject));
 #else
 	O("code_nlocalsplus", PyCodeObject, co_nlocalsplus);
 	O("code_qualname", PyCodeObject, co_qualname);
 	O("code_firsttraceable", PyCodeObject, _co_firsttraceable);
 	O("code_adaptive", PyCodeObject, co_code_adaptive);
+	P("op_with", BEFORE_WITH);
 	P("code_size", offsetof(PyCodeObject, co_code_adaptive));
 #endif
 	O("type_name", PyTypeObject, tp_name);

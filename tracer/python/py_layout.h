@@ -90,6 +90,9 @@ struct py_layout {
 	enum py_lines_kind lines_kind;
 	uint32_t code_firsttraceable;	/* 3.11+ */
 	uint32_t code_adaptive;		/* 3.11+: the bytecode itself */
+	uint32_t code_code;		/* <= 3.10: co_code, a bytes object */
+	uint8_t op_with;	/* the opcode that enters a `with` block:
+				 * SETUP_WITH (<= 3.10), BEFORE_WITH (3.11+) */
 
 	/* objects */
 	uint32_t type_name;
