@@ -22,7 +22,7 @@ def bad(msg):
 
 
 # parse the dump
-threads, gil, version = [], None, None
+threads, gil, version, signals, modowned = [], None, None, None, []
 for line in open(dump_path):
     line = line.rstrip("\n")
     if line.startswith("python "):
@@ -36,7 +36,7 @@ for line in open(dump_path):
                         "tstate": m.group(3), "name": m.group(4),
                         "gil": m.group(5) == "1", "n": int(m.group(6)),
                         "truncated": m.group(7), "frames": [], "lock": None,
-                        "join": None})
+                        "join": None, "held": [], "modwait": None})
     elif line.startswith("frame "):
         m = re.match(r"frame (.*):(\d+) (\S+)( entry)?$", line)
         threads[-1]["frames"].append(
@@ -45,6 +45,21 @@ for line in open(dump_path):
     elif line.startswith("lock "):
         f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
         threads[-1]["lock"] = None if " none " in line else f
+    elif line.startswith("held "):
+        if line.endswith(" unreadable"):
+            bad("%s: with blocks unreadable" % threads[-1]["name"])
+        else:
+            threads[-1]["held"].append(
+                dict(kv.split("=", 1) for kv in line.split()[1:]))
+    elif line.startswith("modwait "):
+        threads[-1]["modwait"] = dict(kv.split("=", 1)
+                                      for kv in line.split()[1:])
+    elif line.startswith("modowned "):
+        modowned.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+    elif line.startswith("modules unknown"):
+        bad(line)
+    elif line.startswith("signals "):
+        signals = line.split()[1]
     elif line.startswith("join "):
         m = re.match(r"join tid=(\d+) target=(\S+)$", line)
         threads[-1]["join"] = int(m.group(2), 16)
@@ -116,6 +131,27 @@ for t in threads:
              want[target]["ident"]))
     elif not target and t["join"] is not None:
         bad("%s: joins %#x, expected nothing" % (t["name"], t["join"]))
+# py_signal_handlers: the signals py_shapes.py gave a Python handler
+if not signals or not signals.startswith("custom=") or \
+        int(signals[7:], 16) != expect["signals"]:
+    bad("signals %s, expected custom=%#x" % (signals, expect["signals"]))
+# py_with_held: exactly the locks py_shapes.py holds in with blocks
+objs = expect["objects"]
+for t in threads:
+    want_held = expect["held"].get(t["name"], [])
+    got = [(int(h["object"], 16), int(h["via"], 16) or None,
+            int(h["line"]), h["from"], t["frames"][int(h["frame"])]["func"]
+            if int(h["frame"]) < len(t["frames"]) else "?")
+           for h in t["held"]]
+    wanted = [(objs[lk], objs[via] if via else None, marks[mark], "with",
+               func) for via, lk, mark, func in want_held]
+    if got != wanted:
+        bad("%s: holds %s, expected %s" % (t["name"], got, wanted))
+    for h in t["held"]:
+        shared = h["type"] == "_multiprocessing.SemLock"
+        if (int(h["native"], 16) == 0) != h["type"].endswith("Semaphore") or \
+                (h["shared"] == "1") != shared:
+            bad("%s: held %s" % (t["name"], h))
 holders = [t["name"] for t in threads if t["gil"]]
 if gil["locked"] == "1" and len(holders) != 1:
     bad("GIL locked by %s, holders %s" % (gil["holder"], holders))
@@ -218,6 +254,68 @@ elif case == "many":
                 objs.add(lk["object"])
     if len(objs) != 1:
         bad("many: waiters on %d different locks" % len(objs))
+
+elif case == "with":
+    t = thread("w-stale")
+    if t:
+        frame_at(t, 0, "with_stale", "with-stale-wait")
+        lock_is(t, "_thread.lock", object=objs["lk_stale_wait"])
+    t = thread("w-enter")
+    if t:
+        frame_at(t, 0, "with_enter", "with-enter-wait")
+        lock_is(t, "_thread.lock", object=objs["lk_busy"])
+    names = {h["type"] for t in threads for h in t["held"]}
+    for typ in ("_thread.lock", "_thread.RLock", "Semaphore",
+                "BoundedSemaphore", "_multiprocessing.SemLock"):
+        if typ not in names:
+            bad("with: no %s held" % typ)
+elif case == "objects":
+    def ident(name):
+        return want[name]["ident"]
+
+    def waits(name, typ, obj, owner, found="frame", known=None, **kw):
+        t = thread(name)
+        if not t:
+            return
+        lk = lock_is(t, typ, object=objs[obj],
+                     owner=ident(owner) if owner else 0, **kw)
+        known = bool(owner) if known is None else known
+        if lk and (lk["found"] != found or lk["known"] != str(int(known))):
+            bad("%s: lock %s, expected found=%s known=%d" %
+                (name, lk, found, known))
+        return lk
+
+    # a multiprocessing.Lock: last taken by mp-hold, but anyone may release
+    lk = waits("mp-wait", "_multiprocessing.SemLock", "mp_lock._semlock",
+               "mp-hold", known=False, count=1, maxvalue=1, kind=1)
+    if lk and lk["shared"] != "1":
+        bad("mp-wait: SemLock not process-shared: %s" % lk)
+    # a multiprocessing.RLock: owned by mprl-hold
+    waits("mprl-wait", "_multiprocessing.SemLock", "mp_rlock._semlock",
+          "mprl-hold", count=1, maxvalue=1, kind=0)
+    lk = waits("sq-wait", "_queue.SimpleQueue", "sq", None)
+    if lk and lk["signal"] != "1":
+        bad("sq-wait: SimpleQueue not a signal: %s" % lk)
+    waits("buf-wait", "_io.BufferedWriter", "slow", "buf-hold")
+    waits("read-wait", "_io.BufferedReader", "rpipe", "read-hold")
+    waits("print-wait", "_io.BufferedWriter", "stdout.buffer", "print-hold",
+          found="stdout")
+    t = thread("import-wait")
+    if t:
+        w = t["modwait"]
+        if not w or w["module"] != "pd_slow_module" or \
+                int(w["owner"], 16) != ident("import-hold"):
+            bad("import-wait: waits for module lock %s, expected "
+                "pd_slow_module of %#x" % (w, ident("import-hold")))
+    own = [(int(o["owner"], 16), o["module"], o["count"]) for o in modowned]
+    if own != [(ident("import-hold"), "pd_slow_module", "1")]:
+        bad("module locks owned %s, expected pd_slow_module by %#x" %
+            (own, ident("import-hold")))
+elif modowned:
+    bad("module locks owned: %s" % modowned)
+for t in threads:
+    if t["name"] != "import-wait" and t["modwait"]:
+        bad("%s: waits for module lock %s" % (t["name"], t["modwait"]))
 
 for p in problems[:20]:
     print(p)

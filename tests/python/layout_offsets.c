@@ -2,7 +2,9 @@
  * Prints a py_layouts.c entry for the CPython whose headers are on the
  * include path: gcc -I$PREFIX/include/python3.X layout_offsets.c
  * (internal headers needed; not part of the build).  How the offsets in
- * tracer/python/py_layouts.c were measured.
+ * tracer/python/py_layouts.c were measured; the structs private to one
+ * C file (_io's buffered, textio; SemLockObject; simplequeueobject;
+ * 3.13's struct wait_entry) come from DWARF instead, see py_layouts.c.
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -70,6 +72,10 @@ int main(void)
 	O("frame_lasti", PyFrameObject, f_lasti);
 	O("frame_localsplus", PyFrameObject, f_localsplus);
 	O("frame_valuestack", PyFrameObject, f_valuestack);
+	O("frame_iblock", PyFrameObject, f_iblock);
+	O("frame_blockstack", PyFrameObject, f_blockstack);
+	P("frame_block_size", sizeof(PyTryBlock));
+	P("frame_block_max", CO_MAXBLOCKS);
 #else
 	P("frame_size", offsetof(_PyInterpreterFrame, localsplus));
 	O("frame_back", _PyInterpreterFrame, previous);
@@ -101,6 +107,9 @@ int main(void)
 	O("code_freevars", PyCodeObject, co_freevars);
 	O("code_code", PyCodeObject, co_code);
 	P("op_with", SETUP_WITH);
+	P("op_setup_finally", SETUP_FINALLY);
+	P("op_with_except_start", WITH_EXCEPT_START);
+	P("op_extended_arg", EXTENDED_ARG);
 	P("code_size", sizeof(PyCodeObject));
 #else
 	O("code_nlocalsplus", PyCodeObject, co_nlocalsplus);
@@ -108,6 +117,9 @@ int main(void)
 	O("code_firsttraceable", PyCodeObject, _co_firsttraceable);
 	O("code_adaptive", PyCodeObject, co_code_adaptive);
 	P("op_with", BEFORE_WITH);
+	P("op_push_exc_info", PUSH_EXC_INFO);
+	P("op_with_except_start", WITH_EXCEPT_START);
+	O("code_exceptiontable", PyCodeObject, co_exceptiontable);
 	P("code_size", offsetof(PyCodeObject, co_code_adaptive));
 #endif
 	O("type_name", PyTypeObject, tp_name);
@@ -143,6 +155,15 @@ int main(void)
 #endif
 	O("cfunc_self", PyCFunctionObject, m_self);
 	O("method_self", PyMethodObject, im_self);
+	O("cfunction_ml", PyCFunctionObject, m_ml);
+	O("method_func", PyMethodObject, im_func);
+	O("function_code", PyFunctionObject, func_code);
+	O("weakref_object", PyWeakReference, wr_object);
+	O("var_size", PyVarObject, ob_size);
+	O("interp_sysdict", PyInterpreterState, sysdict);
+#if PY_VERSION_HEX >= 0x030C0000
+	O("runtime_signal_handlers", _PyRuntimeState, signals.handlers);
+#endif
 	O("tuple_size", PyVarObject, ob_size);
 	O("tuple_items", PyTupleObject, ob_item);
 #if PY_VERSION_HEX >= 0x030B0000

@@ -14,14 +14,16 @@ trap 'rm -rf "$tmp"' EXIT
 /root/.pyenv/versions/3.12.1/bin/python
 /root/.pyenv/versions/3.13.0/bin/python
 /usr/bin/python3.11}"
-: "${CASES:=locks busy deep many join}"
+: "${CASES:=locks busy deep many join with objects}"
 [ -x "$dump" ] || "$here/build.sh" "$dump" || exit 99
 fails=0 runs=0
 
 # Starts py_shapes.py CASE under $1; sets pid once it is set up.
 start() {
 	rm -f "$tmp/expect.json"
-	"$1" "$here/py_shapes.py" "$2" "$tmp/expect.json" &
+	# buffered stdio: sys.stdout.buffer is then a BufferedWriter
+	env -u PYTHONUNBUFFERED "$1" "$here/py_shapes.py" "$2" \
+		"$tmp/expect.json" &
 	pid=$!
 	i=0
 	while [ ! -f "$tmp/expect.json" ] && [ $i -lt 300 ]; do
@@ -43,19 +45,22 @@ for py in $PYTHONS; do
 		if ! start "$py" "$case"; then
 			echo "FAIL $label: program did not start"
 			fails=$((fails + 1))
-			kill "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
 			continue
 		fi
 		opts=
 		[ "$case" = deep ] && opts=--all-frames
 		[ "$case" = many ] && opts=--repeat=20
 		"$dump" $opts "$pid" > "$tmp/dump.txt" 2>&1
-		kill "$pid" 2>/dev/null
+		# SIGKILL: a program may handle SIGTERM (the signals case)
+		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		if "$checker" "$here/check_dump.py" "$case" "$tmp/expect.json" \
 		    "$tmp/dump.txt" "$here/py_shapes.py" > "$tmp/why.txt"; then
-			us=$(sed -n 's/^time capture_us=//p' "$tmp/dump.txt")
-			echo "PASS $label capture ${us}us"
+			us=$(sed -n 's/^time capture_us=\([0-9]*\).*/\1/p' \
+				"$tmp/dump.txt")
+			dus=$(sed -n 's/^time .*dump_us=//p' "$tmp/dump.txt")
+			echo "PASS $label capture ${us}us dump ${dus}us"
 		else
 			echo "FAIL $label"
 			sed 's/^/    /' "$tmp/why.txt"

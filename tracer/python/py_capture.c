@@ -138,6 +138,7 @@ static uint64_t py_interp_read(struct py_locator *loc, uint64_t interp,
 		t = &out->threads[out->n_threads++];
 		memset(t, 0, sizeof(*t));
 		t->tstate = tstate;
+		t->interp = interp;
 		memcpy(&t->ident, ts + l->tstate_thread_id, sizeof(t->ident));
 		ti->interp = interp;
 		ti->pthread = t->ident;

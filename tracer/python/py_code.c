@@ -10,12 +10,17 @@
 #include "tracer/python/py_private.h"
 
 #define PY_CODE_PROBES 8	/* linear probing before evicting a slot */
+/* larger bytecode or exception tables are not read: no `with` analysis */
+#define PY_MAX_BYTECODE (1 << 20)
+#define PY_MAX_EXCTABLE (1 << 20)
 
 static void py_code_clear(struct py_code *c)
 {
 	free(c->file);
 	free(c->function);
 	free(c->lines);
+	free(c->bytecode);
+	free(c->exc);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -63,10 +68,41 @@ static int py_code_fill(struct py_locator *loc, uint64_t addr,
 	c->function = py_str_read(loc, get_u64(buf, l->code_name));
 	c->lines = py_bytes_read(loc, get_u64(buf, l->code_linetable),
 				 PY_MAX_LINETABLE, &c->lines_len);
+	if (l->code_code)
+		c->code_bytes = get_u64(buf, l->code_code);
+	if (l->code_exceptiontable) {
+		c->exctable = get_u64(buf, l->code_exceptiontable);
+		c->n_units = get_u64(buf, l->var_size);
+	}
 	return 0;
 }
 
-const struct py_code *py_code_get(struct py_locator *loc, uint64_t addr)
+/* Reads the bytecode and the exception table of c, once. */
+static void py_code_body_read(struct py_locator *loc, struct py_code *c)
+{
+	const struct py_layout *l = &loc->layout;
+	uint64_t len = c->n_units * 2;
+
+	c->body_tried = true;
+	if (c->code_bytes) {
+		c->bytecode = py_bytes_read(loc, c->code_bytes, PY_MAX_BYTECODE,
+					    &c->bytecode_len);
+		return;
+	}
+	if (!c->exctable || !len || len > PY_MAX_BYTECODE)
+		return;
+	c->bytecode = xmalloc(len);
+	if (py_read(loc, c->addr + l->code_adaptive, c->bytecode, len)) {
+		free(c->bytecode);
+		c->bytecode = NULL;
+		return;
+	}
+	c->bytecode_len = len;
+	c->exc = py_bytes_read(loc, c->exctable, PY_MAX_EXCTABLE, &c->exc_len);
+}
+
+/* The cache entry of the code object at addr, read on first use. */
+static struct py_code *py_code_entry(struct py_locator *loc, uint64_t addr)
 {
 	size_t mask = PY_CODE_CACHE_SIZE - 1, slot = (addr >> 4) & mask;
 	struct py_code *c = NULL;
@@ -89,6 +125,20 @@ const struct py_code *py_code_get(struct py_locator *loc, uint64_t addr)
 		py_code_clear(c);
 		return NULL;
 	}
+	return c;
+}
+
+const struct py_code *py_code_get(struct py_locator *loc, uint64_t addr)
+{
+	return py_code_entry(loc, addr);
+}
+
+const struct py_code *py_code_body(struct py_locator *loc, uint64_t addr)
+{
+	struct py_code *c = py_code_entry(loc, addr);
+
+	if (c && !c->body_tried)
+		py_code_body_read(loc, c);
 	return c;
 }
 

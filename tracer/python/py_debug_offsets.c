@@ -96,6 +96,7 @@ int py_debug_offsets_apply(struct py_locator *loc)
 	py_take(&l->interp_next, d.interp.next, &changed);
 	py_take(&l->interp_threads_head, d.interp.threads_head, &changed);
 	py_take(&l->interp_modules, d.interp.imports_modules, &changed);
+	py_take(&l->interp_sysdict, d.interp.sysdict, &changed);
 	py_take(&l->interp_ceval_gil, d.interp.ceval_gil, &changed);
 	if (d.interp.gil_runtime_state_locked >= d.interp.gil_runtime_state &&
 	    d.interp.gil_runtime_state_holder >= d.interp.gil_runtime_state) {

@@ -11,8 +11,6 @@
 
 #define PY_JOIN_FILE "threading.py"	/* the module of Thread.join */
 #define PY_JOIN_IDENT_ATTR "_ident"	/* Thread's ident, an int */
-/* a frame's header and first local: 368 bytes on 3.9 and 3.10 */
-#define PY_JOIN_FRAME_READ 512
 
 /* Is f a frame of Thread.join, or of the wait inside it? */
 static bool py_join_frame(const struct py_frame *f)
@@ -30,18 +28,10 @@ static bool py_join_frame(const struct py_frame *f)
 static int py_join_self_ident(struct py_locator *loc, uint64_t frame,
 			      uint64_t *ident)
 {
-	const struct py_layout *l = &loc->layout;
-	uint8_t head[PY_JOIN_FRAME_READ], num[PY_LONG_HEAD];
-	size_t len = l->frame_localsplus + sizeof(uint64_t);
-	const struct py_code *code;
-	uint64_t code_addr, self, value;
+	uint8_t num[PY_LONG_HEAD];
+	uint64_t self, value;
 
-	if (len > sizeof(head) || py_read(loc, frame, head, len))
-		return -1;
-	memcpy(&code_addr, head + l->frame_code, sizeof(code_addr));
-	memcpy(&self, head + l->frame_localsplus, sizeof(self));
-	/* the frame still runs a function with a first local */
-	if (!(code = py_code_get(loc, code_addr)) || code->nlocalsplus < 1)
+	if (py_frame_self(loc, frame, &self))
 		return -1;
 	value = py_attr_get(loc, self, PY_JOIN_IDENT_ATTR);
 	if (!value || py_read(loc, value, num, sizeof(num)))

@@ -93,6 +93,16 @@ struct py_layout {
 	uint32_t code_code;		/* <= 3.10: co_code, a bytes object */
 	uint8_t op_with;	/* the opcode that enters a `with` block:
 				 * SETUP_WITH (<= 3.10), BEFORE_WITH (3.11+) */
+	uint8_t op_with_except_start;	/* first opcode of a with's handler
+					 * (<= 3.10), second (3.11+) */
+	uint8_t op_setup_finally;	/* <= 3.10: b_type of a with block */
+	uint8_t op_extended_arg;	/* <= 3.10: prefix of a long oparg */
+	uint8_t op_push_exc_info;	/* 3.11+: first opcode of a handler */
+	uint32_t code_exceptiontable;	/* 3.11+: co_exceptiontable, bytes */
+
+	/* <= 3.10: the frame's block stack (PyTryBlock f_blockstack[]) */
+	uint32_t frame_iblock;
+	uint32_t frame_blockstack;
 
 	/* objects */
 	uint32_t type_name;
@@ -116,7 +126,13 @@ struct py_layout {
 	enum py_attrs_kind attrs_kind;
 	uint32_t module_dict;
 	uint32_t cfunction_self;
+	uint32_t cfunction_ml;		/* PyMethodDef *, ml_name first */
 	uint32_t method_self;
+	uint32_t method_func;
+	uint32_t function_code;
+	uint32_t weakref_object;	/* PyWeakReference.wr_object */
+	uint32_t var_size;		/* PyVarObject.ob_size: list length */
+	uint32_t interp_sysdict;	/* the sys module's dict */
 
 	/* _thread.lock and _thread.RLock (Modules/_threadmodule.c) */
 	uint32_t lock_lock;	/* PyThread_type_lock lock_lock */
@@ -124,6 +140,38 @@ struct py_layout {
 	uint32_t rlock_lock;
 	uint32_t rlock_owner;
 	uint32_t rlock_count;
+
+	/*
+	 * Private structs of extension modules, measured from the pyenv
+	 * builds' DWARF (gdb -batch -ex 'ptype /o buffered' libpython3.X.so):
+	 * struct buffered (Modules/_io/bufferedio.c), textio (textio.c),
+	 * SemLockObject (Modules/_multiprocessing/semaphore.c),
+	 * simplequeueobject (Modules/_queuemodule.c).
+	 */
+	uint32_t buffered_lock;		/* PyThread_type_lock: sem_t * */
+	uint32_t buffered_owner;	/* ident of the holder, 0 when free */
+	uint32_t textio_buffer;		/* TextIOWrapper's buffered stream */
+	uint32_t semlock_handle;	/* SEM_HANDLE: a sem_t * */
+	uint32_t semlock_last_tid;	/* ident of the last acquirer */
+	uint32_t semlock_count;		/* int: last_tid's acquisitions */
+	uint32_t semlock_maxvalue;	/* int */
+	uint32_t semlock_kind;		/* int: RECURSIVE_MUTEX 0, SEMAPHORE 1
+					 */
+	uint32_t simplequeue_lock;	/* <= 3.12: PyThread_type_lock; 0 */
+	uint32_t simplequeue_park;	/* 3.13: has_threads_waiting, the
+					 * address its getters park on; 0 */
+
+	/*
+	 * 3.13 parking lot (Python/parking_lot.c, DWARF): a parked thread
+	 * sleeps on the sem_t in its struct wait_entry, whose addr field
+	 * is the address it parks on (a PyMutex, an event, a queue).
+	 */
+	uint32_t wait_entry_addr;	/* 0: no parking lot */
+	uint32_t wait_entry_sema;
+
+	/* 3.12+: _PyRuntime.signals.handlers; 0: the static Handlers[] of
+	 * Modules/signalmodule.c (found by symbol, or by its shape) */
+	uint32_t runtime_signal_handlers;
 };
 
 /* The entry for hexversion (PY_VERSION_HEX), or NULL when unsupported. */

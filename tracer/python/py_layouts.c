@@ -3,6 +3,14 @@
  * installed internal headers (tests/python/layout_offsets.c); Debian's
  * 3.11.2 gives the same numbers as 3.11.7.  Fields that have not moved
  * since 3.9 are in PY_STABLE_OBJECTS.
+ *
+ * Measured from the pyenv builds' DWARF instead (the structs are private
+ * to one C file): buffered_*, textio_buffer (Modules/_io), semlock_*
+ * (_multiprocessing), simplequeue_* (_queue), wait_entry_* (3.13's
+ * Python/parking_lot.c), e.g. gdb -batch -ex 'ptype /o buffered'
+ * libpython3.X.so.  All but simplequeue_* are the same on 3.9 to 3.13.
+ * Debian's stripped 3.11.2 was checked by reading known objects (the
+ * objects case of tests/python/run-py-dump.sh).
  */
 #include <stddef.h>
 
@@ -31,7 +39,19 @@
 	.lock_lock = 16, \
 	.rlock_lock = 16, \
 	.rlock_owner = 24, \
-	.rlock_count = 32
+	.rlock_count = 32, \
+	.cfunction_ml = 16, \
+	.method_func = 16, \
+	.weakref_object = 16, \
+	.var_size = 16, \
+	.buffered_lock = 104, \
+	.buffered_owner = 112, \
+	.textio_buffer = 32, \
+	.semlock_handle = 16, \
+	.semlock_last_tid = 24, \
+	.semlock_count = 32, \
+	.semlock_maxvalue = 36, \
+	.semlock_kind = 40
 
 #define PY_313_LAYOUT \
 	PY_STABLE_OBJECTS, \
@@ -63,6 +83,15 @@
 	.code_firsttraceable = 184, \
 	.code_adaptive = 200, \
 	.op_with = 2, \
+	.op_push_exc_info = 33, \
+	.op_with_except_start = 44, \
+	.code_exceptiontable = 40, \
+	.function_code = 48, \
+	.interp_sysdict = 7640, \
+	.simplequeue_park = 16, \
+	.wait_entry_addr = 8, \
+	.wait_entry_sema = 16, \
+	.runtime_signal_handlers = 1080, \
 	.type_cached_keys = 880, \
 	.unicode_ascii_size = 40, \
 	.unicode_compact_size = 56, \
@@ -100,6 +129,14 @@ static const struct py_layout py_layouts[] = {
 		.lines_kind = PY_LINES_LNOTAB,
 		.code_code = 48,
 		.op_with = 143,
+		.op_with_except_start = 49,
+		.op_setup_finally = 122,
+		.op_extended_arg = 144,
+		.frame_iblock = 112,
+		.frame_blockstack = 120,
+		.function_code = 16,
+		.interp_sysdict = 872,
+		.simplequeue_lock = 16,
 		.unicode_ascii_size = 48,
 		.unicode_compact_size = 72,
 		.dict_kind = PY_DICT_310,
@@ -132,6 +169,14 @@ static const struct py_layout py_layouts[] = {
 		.lines_kind = PY_LINES_LINETABLE,
 		.code_code = 48,
 		.op_with = 143,
+		.op_with_except_start = 49,
+		.op_setup_finally = 122,
+		.op_extended_arg = 144,
+		.frame_iblock = 104,
+		.frame_blockstack = 112,
+		.function_code = 48,
+		.interp_sysdict = 872,
+		.simplequeue_lock = 16,
 		.unicode_ascii_size = 48,
 		.unicode_compact_size = 72,
 		.dict_kind = PY_DICT_310,
@@ -169,6 +214,12 @@ static const struct py_layout py_layouts[] = {
 		.code_firsttraceable = 168,
 		.code_adaptive = 184,
 		.op_with = 53,
+		.op_push_exc_info = 35,
+		.op_with_except_start = 49,
+		.code_exceptiontable = 40,
+		.function_code = 48,
+		.interp_sysdict = 904,
+		.simplequeue_lock = 16,
 		.type_cached_keys = 872,
 		.unicode_ascii_size = 48,
 		.unicode_compact_size = 72,
@@ -206,6 +257,13 @@ static const struct py_layout py_layouts[] = {
 		.code_firsttraceable = 176,
 		.code_adaptive = 192,
 		.op_with = 53,
+		.op_push_exc_info = 35,
+		.op_with_except_start = 49,
+		.code_exceptiontable = 40,
+		.function_code = 48,
+		.interp_sysdict = 352,
+		.simplequeue_lock = 16,
+		.runtime_signal_handlers = 464,
 		.type_cached_keys = 880,
 		.unicode_ascii_size = 40,
 		.unicode_compact_size = 56,

@@ -21,13 +21,16 @@
 /* The symbols we look up in the ELF file, by name. */
 enum py_symbol {
 	SYM_RUNTIME, SYM_VERSION, SYM_CODE, SYM_UNICODE, SYM_LONG, SYM_DICT,
-	SYM_MODULE, SYM_CFUNCTION, SYM_METHOD, SYM_BYTES, SYM_COUNT
+	SYM_MODULE, SYM_CFUNCTION, SYM_METHOD, SYM_BYTES, SYM_NONE,
+	SYM_HANDLERS, SYM_COUNT
 };
 
+/* SYM_HANDLERS: Modules/signalmodule.c's static table (up to 3.11), a
+ * local symbol: only in a build that keeps its .symtab */
 static const char *const py_symbol_names[SYM_COUNT] = {
 	"_PyRuntime", "Py_Version", "PyCode_Type", "PyUnicode_Type",
 	"PyLong_Type", "PyDict_Type", "PyModule_Type", "PyCFunction_Type",
-	"PyMethod_Type", "PyBytes_Type",
+	"PyMethod_Type", "PyBytes_Type", "_Py_NoneStruct", "Handlers",
 };
 
 /* An ELF file that may hold the interpreter, and what we found in it. */
@@ -37,6 +40,7 @@ struct py_elf {
 	uint64_t first_load;	/* p_vaddr of the first PT_LOAD */
 	bool dynamic;		/* ET_DYN: needs the load bias */
 	char rodata_version[16];	/* "3.9.18" found in .rodata */
+	uint64_t bss, bss_size;		/* link-time .bss, 0 if no sections */
 	int minor;		/* X of python3.X in the name, -1 */
 };
 
@@ -102,6 +106,10 @@ static int py_elf_scan(pid_t pid, struct py_elf *e)
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".bss")) {
+			e->bss = sh.sh_addr;
+			e->bss_size = sh.sh_size;
+		}
 		if (e->minor >= 0 && name && !strcmp(name, ".rodata") &&
 		    (data = elf_getdata(scn, NULL)) && data->d_buf)
 			py_find_version_string(data->d_buf, data->d_size,
@@ -230,6 +238,11 @@ struct py_locator *py_locate(pid_t pid, const struct maps *maps, char **why)
 			       bias + e.sym[SYM_CFUNCTION] : 0;
 	loc->types.method = e.sym[SYM_METHOD] ? bias + e.sym[SYM_METHOD] : 0;
 	loc->types.bytes = e.sym[SYM_BYTES] ? bias + e.sym[SYM_BYTES] : 0;
+	loc->none = e.sym[SYM_NONE] ? bias + e.sym[SYM_NONE] : 0;
+	loc->signal_handlers = e.sym[SYM_HANDLERS] ?
+			       bias + e.sym[SYM_HANDLERS] : 0;
+	loc->bss = e.bss ? bias + e.bss : 0;
+	loc->bss_size = e.bss_size;
 	py_version_find(loc, &e, bias);
 	layout = py_layout_find(loc->hexversion);
 	if (!layout) {

@@ -14,7 +14,6 @@
 
 #define PY_IOV_BATCH 1024	/* IOV_MAX: pieces per process_vm_readv */
 #define PY_STR_PREFETCH 128	/* header and a short name in one read */
-#define PY_TYPE_NAME_MAX 64	/* "_thread.RLock" fits with room */
 #define PY_LONG_DIGITS 3	/* 3 x 30 bits hold any thread ident */
 #define PY_PTR_MIN 4096		/* below this a pointer is NULL or junk */
 #define PY_CACHE_PROBES 8	/* linear probing before evicting */
@@ -226,6 +225,21 @@ int py_long_decode(struct py_locator *loc, const uint8_t *buf, size_t len,
 
 #define PY_TPFLAGS_HEAPTYPE (1UL << 9)	/* only heap types have ht_* */
 
+/* The builtin and extension types we know by their tp_name. */
+static const struct {
+	const char *name;
+	enum py_type_kind kind;
+} py_named_types[] = {
+	{ "_thread.lock", PY_TYPE_LOCK },
+	{ "_thread.RLock", PY_TYPE_RLOCK },
+	{ "_multiprocessing.SemLock", PY_TYPE_SEMLOCK },
+	{ "_io.BufferedWriter", PY_TYPE_BUFFERED },
+	{ "_io.BufferedReader", PY_TYPE_BUFFERED },
+	{ "_io.BufferedRandom", PY_TYPE_BUFFERED },
+	{ "_io.TextIOWrapper", PY_TYPE_TEXTIO },
+	{ "_queue.SimpleQueue", PY_TYPE_SIMPLEQUEUE },
+};
+
 /* Reads what we need of a type; classifies it by address or tp_name. */
 static void py_type_fill(struct py_locator *loc, struct py_type *t)
 {
@@ -252,23 +266,25 @@ static void py_type_fill(struct py_locator *loc, struct py_type *t)
 	if (l->type_cached_keys && (t->flags & PY_TPFLAGS_HEAPTYPE) &&
 	    l->type_cached_keys + 8 <= len)
 		memcpy(&t->cached_keys, buf + l->type_cached_keys, 8);
-	if (t->addr == loc->types.cfunction) {
+	if (t->addr == loc->types.cfunction)
 		t->kind = PY_TYPE_CFUNCTION;
-		return;
-	}
-	if (t->addr == loc->types.method) {
+	else if (t->addr == loc->types.method)
 		t->kind = PY_TYPE_METHOD;
-		return;
-	}
 	memcpy(&name_addr, buf + l->type_name, 8);
+	/* near the end of a mapping: the longest name we classify */
 	if (py_read(loc, name_addr, name, sizeof(name) - 1) &&
-	    py_read(loc, name_addr, name, sizeof("_thread.RLock")))
+	    py_read(loc, name_addr, name, sizeof("_multiprocessing.SemLock")))
 		return;
 	name[sizeof(name) - 1] = '\0';
-	if (!strcmp(name, "_thread.lock"))
-		t->kind = PY_TYPE_LOCK;
-	else if (!strcmp(name, "_thread.RLock"))
-		t->kind = PY_TYPE_RLOCK;
+	memcpy(t->name, name, sizeof(t->name));
+	if (t->addr == loc->types.cfunction || t->addr == loc->types.method)
+		return;
+	for (size_t i = 0; i < sizeof(py_named_types) /
+			       sizeof(py_named_types[0]); i++)
+		if (!strcmp(name, py_named_types[i].name)) {
+			t->kind = py_named_types[i].kind;
+			t->known_name = py_named_types[i].name;
+		}
 }
 
 const struct py_type *py_type_get(struct py_locator *loc, uint64_t addr)

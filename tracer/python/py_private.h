@@ -32,13 +32,26 @@ struct py_code {
 	int nlocalsplus, stacksize, firsttraceable;
 	uint8_t *lines;		/* the line table bytes, NULL if unread */
 	uint32_t lines_len;
+	/* read on demand by py_code_body(): what `with` analysis needs */
+	uint64_t code_bytes;	/* <= 3.10: co_code, a bytes object */
+	uint64_t exctable;	/* 3.11+: co_exceptiontable, a bytes object */
+	uint64_t n_units;	/* 3.11+: Py_SIZE(code), 2-byte code units */
+	bool body_tried;
+	uint8_t *bytecode;	/* NULL when unread */
+	uint32_t bytecode_len;	/* in bytes */
+	uint8_t *exc;		/* 3.11+: the exception table, NULL if unread */
+	uint32_t exc_len;
 };
 
 /* What a type is to us: a lock, a bound method, or anything else. */
 enum py_type_kind {
 	PY_TYPE_OTHER,
-	PY_TYPE_LOCK,
-	PY_TYPE_RLOCK,
+	PY_TYPE_LOCK,		/* _thread.lock */
+	PY_TYPE_RLOCK,		/* _thread.RLock */
+	PY_TYPE_SEMLOCK,	/* _multiprocessing.SemLock */
+	PY_TYPE_BUFFERED,	/* _io.BufferedWriter, -Reader, -Random */
+	PY_TYPE_TEXTIO,		/* _io.TextIOWrapper */
+	PY_TYPE_SIMPLEQUEUE,	/* _queue.SimpleQueue */
 	PY_TYPE_CFUNCTION,
 	PY_TYPE_METHOD,
 };
@@ -47,6 +60,8 @@ struct py_type {
 	uint64_t addr;		/* 0 = empty slot */
 	enum py_type_kind kind;
 	uint64_t flags, basicsize, dictoffset, cached_keys;
+	char name[PY_TYPE_NAME_MAX];	/* tp_name, "" if unreadable */
+	const char *known_name;	/* kind != OTHER: tp_name, static text */
 };
 
 struct py_locator {
@@ -57,6 +72,12 @@ struct py_locator {
 	struct py_layout layout;	/* the table entry, debug offsets applied */
 	unsigned long reads;	/* process_vm_readv calls, for --debug */
 	struct py_types types;
+	uint64_t none;		/* Py_None, 0 if not found */
+	/* up to 3.11: the static Handlers[] of signalmodule.c, from the
+	 * symbol table or (stripped) found in .bss on first use; 0 */
+	uint64_t signal_handlers;
+	bool signal_handlers_searched;
+	uint64_t bss, bss_size;	/* the interpreter file's .bss, loaded */
 	struct py_code codes[PY_CODE_CACHE_SIZE];
 	struct py_type type_cache[PY_TYPE_CACHE_SIZE];
 	struct {		/* last attribute found in a shared keys table */
@@ -102,15 +123,55 @@ int64_t py_shared_index(struct py_locator *loc, uint64_t keys,
 /* Code objects (py_code.c): cached per capture. */
 const struct py_code *py_code_get(struct py_locator *loc, uint64_t code);
 void py_code_cache_clear(struct py_locator *loc);
+/*
+ * The same, with the bytecode and (3.11+) the exception table read too,
+ * once per capture; check ->bytecode and ->exc, either may be NULL.
+ */
+const struct py_code *py_code_body(struct py_locator *loc, uint64_t code);
 /* Line of a code unit offset, from the code's line table; 0 unknown. */
 int py_code_line(const struct py_locator *loc, const struct py_code *code,
 		 int64_t lasti_bytes);
+
+/* One entry of a 3.11+ exception table (py_exctable.c), in code units. */
+struct py_exc_entry {
+	int64_t start, end;	/* the instructions covered: [start, end) */
+	int64_t target;		/* the handler */
+	int depth;		/* the stack depth the handler starts from */
+	bool lasti;		/* the handler also gets the offset */
+};
+
+/* The entry covering code unit offset: 0 and *out, or -1 when none. */
+int py_exc_find(const uint8_t *table, size_t len, int64_t offset,
+		struct py_exc_entry *out);
+/* The lowest start of the entries that jump to target, or -1. */
+int64_t py_exc_first_start(const uint8_t *table, size_t len, int64_t target);
+
+/* Where a live `with` block keeps its __exit__ (py_with.c). */
+struct py_with_slot {
+	uint64_t addr;		/* the value stack slot */
+	int frame;		/* index in the thread's frames */
+	int line;		/* the with statement's line; 0 unknown */
+};
+
+struct py_with_slots {
+	struct py_with_slot *v;	/* innermost frame and block first */
+	int n, cap;
+};
+
+/* The live with blocks of t's frames into w (free w->v); 0, or -1. */
+int py_with_slots(struct py_locator *loc, const struct py_thread *t,
+		  struct py_with_slots *w);
 
 /* Line table decoders (py_linetable.c); offsets in bytes. */
 int py_lines_lnotab(const uint8_t *t, size_t len, int first, int64_t addr);
 int py_lines_linetable(const uint8_t *t, size_t len, int first, int64_t addr);
 int py_lines_locations(const uint8_t *t, size_t len, int first, int64_t addr);
 
+/* The bytecode offset (bytes) of a frame, from its header; -1 unknown. */
+int64_t py_frame_lasti(const struct py_layout *l, const uint8_t *head,
+		       uint64_t code);
+/* The first local of a frame (self, in a method): 0, or -1. */
+int py_frame_self(struct py_locator *loc, uint64_t frame, uint64_t *self);
 /* Frames (py_frames.c): the stacks of n threads from their first frames. */
 void py_frames_read(struct py_locator *loc, struct py_thread *threads,
 		    const uint64_t *first, int n);

@@ -2,11 +2,12 @@
  * Reading CPython's interpreter state out of another process: every
  * interpreter, its thread states, each thread's Python frames, the GIL
  * holder, thread names, the Python lock object behind a native wait,
- * and the thread a Thread.join waits for.
+ * the thread a Thread.join waits for, the locks `with` blocks hold,
+ * importlib's module locks and the Python signal handlers.
  *
  * Nothing here stops or changes the target: py_locate() only reads
- * /proc and the ELF files; py_capture() and py_find_lock() only read
- * memory, and should run while the caller holds the target stopped.
+ * /proc and the ELF files; everything else only reads memory, and
+ * should run while the caller holds the target stopped.
  * Supported: CPython 3.9 to 3.13 on x86_64 Linux (see py_layouts.c).
  */
 #ifndef PD_PY_READER_H
@@ -23,10 +24,14 @@
 /* a join waits in its innermost frames: join itself (3.13), or
  * _wait_for_tstate_lock and the join that called it (3.9 to 3.12) */
 #define PY_JOIN_SCAN_FRAMES 2
+#define PY_LOCK_SCAN_FRAMES 4	/* a lock waited on is in the innermost */
+/* a module lock waits in _ModuleLock.acquire, the innermost frame */
+#define PY_IMPORT_SCAN_FRAMES 2
 /* sizeof(struct _gil_runtime_state) on x86_64, 3.9 to 3.13: interval,
  * last_holder, locked, switch_number, cond, mutex, switch_cond,
  * switch_mutex */
 #define PY_GIL_STATE_SIZE 208
+#define PY_TYPE_NAME_MAX 64	/* a type name kept in a result; cut */
 
 struct py_frame {		/* innermost first */
 	char *file;
@@ -44,6 +49,7 @@ struct py_frame {		/* innermost first */
 
 struct py_thread {
 	uint64_t tstate;	/* PyThreadState address */
+	uint64_t interp;	/* its PyInterpreterState */
 	pid_t native_tid;	/* 0 when unknown */
 	uint64_t ident;		/* thread_id: pthread_self(), get_ident() */
 	char *name;		/* threading.Thread name, NULL if not found */
@@ -65,11 +71,66 @@ struct py_process {
 	uint64_t gil_addr;
 };
 
+/* The object behind a native wait (py_find_lock). */
 struct py_lock_info {
-	const char *type;	/* "_thread.lock" or "_thread.RLock" */
+	/*
+	 * The Python type, static text: "_thread.lock", "_thread.RLock",
+	 * "_multiprocessing.SemLock", "_io.BufferedWriter",
+	 * "_io.BufferedReader", "_io.BufferedRandom", "_queue.SimpleQueue".
+	 */
+	const char *type;
 	uint64_t object;	/* address of the lock object */
-	uint64_t owner_ident;	/* RLock: rlock_owner (a thread ident) */
-	uint64_t count;		/* RLock: rlock_count */
+	uint64_t native;	/* what matched: its sem_t *, PyMutex, or
+				 * the address a 3.13 waiter parks on */
+	/*
+	 * The holder's thread ident where the object records one:
+	 * RLock rlock_owner; Buffered* owner; SemLock last_tid while its
+	 * count is not 0, else 0.  owner_known: it is an owner, the only
+	 * thread that can release it (not for a SemLock of kind SEMAPHORE,
+	 * multiprocessing's Lock and Semaphore: anyone may release them).
+	 */
+	uint64_t owner_ident;
+	bool owner_known;
+	uint64_t count;		/* RLock: rlock_count; SemLock: count */
+	int maxvalue;		/* SemLock: 1 for multiprocessing locks */
+	int semlock_kind;	/* SemLock: 0 RECURSIVE_MUTEX, 1 SEMAPHORE */
+	/* SemLock: other processes can hold and release it */
+	bool process_shared;
+	/* released by whoever puts or posts (SimpleQueue): no owner */
+	bool signal;
+	/* where: "frame", or the sys attribute: "stdout", "stderr", ... */
+	const char *found;
+	const char *note;	/* one short line, static text, or NULL */
+};
+
+/* A lock that a `with` block of a thread holds (py_with_held). */
+struct py_held_lock {
+	/*
+	 * The Python type: "_thread.lock", "_thread.RLock",
+	 * "_multiprocessing.SemLock", or for a threading.Semaphore (or
+	 * BoundedSemaphore, or a subclass) its class name.
+	 */
+	char type[PY_TYPE_NAME_MAX];
+	uint64_t object;	/* the lock, or the semaphore */
+	uint64_t native;	/* its sem_t * or PyMutex; 0 for a semaphore */
+	/* the object whose __exit__ the block holds, when not the lock
+	 * itself: a Condition (then object is its _lock), a
+	 * multiprocessing lock (object is its _semlock); else 0 */
+	uint64_t via;
+	char via_type[PY_TYPE_NAME_MAX];	/* "Condition", or "" */
+	bool process_shared;	/* a SemLock */
+	int frame;		/* index in t->frames of the holding frame */
+	int line;		/* the line of the with statement, or ... */
+	bool line_is_frame;	/* ... when true, the frame's current line */
+};
+
+/* One of importlib's module locks that a thread owns. */
+struct py_module_lock {
+	char *module;		/* allocated; NULL if unreadable */
+	uint64_t object;	/* the _ModuleLock */
+	uint64_t interp;	/* of the interpreter whose import it is */
+	uint64_t owner_ident;	/* the owning thread's ident */
+	uint64_t count;		/* its recursion count */
 };
 
 /* What py_locate() found: runtime address, version, layout. */
@@ -95,13 +156,73 @@ const char *py_locator_version(const struct py_locator *loc);
 int py_capture(struct py_locator *loc, struct py_process *out, char **why);
 
 /*
- * Finds the _thread.lock or _thread.RLock object whose native lock is
- * sync_addr (the sem_t * a thread of t blocks on) among the slots of t's
- * innermost Python frames.  Call after py_capture(), target still
- * stopped.  Returns 0 and fills out, or -1 when no such object is found.
+ * Finds the lock object whose native lock is sync_addr, the futex word a
+ * thread of t sleeps on: a _thread.lock, _thread.RLock,
+ * _multiprocessing.SemLock (its sem_t), _io.Buffered* (its internal
+ * lock) or _queue.SimpleQueue (its lock up to 3.12; on 3.13 the queue
+ * the thread parks on, read through the parking lot's wait entry).
+ * Looks among the slots of t's innermost PY_LOCK_SCAN_FRAMES frames,
+ * one level into bound methods and TextIOWrappers found there, then at
+ * the buffers of sys.stdout, sys.stderr and sys.stdin (and their
+ * __std*__ originals) of t's interpreter: print() waits on a stream's
+ * lock that no frame holds.  A lock reachable only through other
+ * objects' attributes is not found.  Call after py_capture(), target
+ * still stopped.  Returns 0 and fills out, or -1 when nothing matches.
  */
 int py_find_lock(struct py_locator *loc, const struct py_thread *t,
 		 uint64_t sync_addr, struct py_lock_info *out);
+
+/*
+ * The locks that `with` blocks in t's frames hold right now, innermost
+ * frame first, inner blocks of a frame first: a _thread.lock, RLock or
+ * SemLock whose bound __exit__ a live block keeps on its frame's value
+ * stack; the _lock of a threading.Condition (the _semlock of a
+ * multiprocessing lock) whose Python __exit__ it keeps; a
+ * threading.Semaphore's __exit__ gives the semaphore itself.  Live
+ * blocks come from the frame's block stack (<= 3.10) or from the code's
+ * exception table at the frame's instruction (3.11+): a block that has
+ * exited, whose __exit__ may still sit in a stale slot, is never
+ * reported; neither is the lock of a block still entering (its
+ * __enter__ waits for it), the lock of a Condition that a frame inside
+ * the block waits on (wait() released it), a lock taken by acquire(),
+ * nor one held through contextlib.ExitStack.  Call after py_capture(),
+ * target stopped.
+ * Returns how many it wrote to out (at most max), or -1 when t's frames
+ * cannot be read.
+ */
+int py_with_held(struct py_locator *loc, const struct py_thread *t,
+		 struct py_held_lock *out, int max);
+
+/*
+ * For a thread waiting in importlib._bootstrap's _ModuleLock.acquire
+ * (an import that another thread is running): the _ModuleLock's owner
+ * (a thread ident, 0 when it has none at this instant) and the name of
+ * the module (allocated).  Returns 0, or -1 when t waits in no such
+ * frame among its innermost PY_IMPORT_SCAN_FRAMES.
+ */
+int py_module_lock_wait(struct py_locator *loc, const struct py_thread *t,
+			uint64_t *owner_ident, char **module);
+
+/*
+ * The module locks owned right now in every interpreter of p: the live
+ * _ModuleLocks of importlib's _module_locks (weak references, one per
+ * module being imported) that have an owner and a count.  Returns how
+ * many it wrote to out (at most max; free each module), or -1 when no
+ * interpreter's table is readable.
+ */
+int py_module_locks(struct py_locator *loc, const struct py_process *p,
+		    struct py_module_lock *out, int max);
+
+/*
+ * The signals whose handler is a Python callable other than SIG_DFL,
+ * SIG_IGN and signal.default_int_handler: bit n-1 of *custom_mask for
+ * signal n.  A handler installed from C around Python (the table says
+ * None) is not counted.  Reads the handler table (Handlers[] in
+ * Modules/signalmodule.c up to 3.11, found by symbol or, in a stripped
+ * build, by its shape in .bss; _PyRuntime.signals from 3.12).  Returns
+ * 0, or -1 when the table cannot be found or read.
+ */
+int py_signal_handlers(struct py_locator *loc, uint64_t *custom_mask);
 
 /*
  * For a thread blocked in threading.Thread.join: the ident of the thread it
