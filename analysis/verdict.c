@@ -1,28 +1,33 @@
+/*
+ * The verdict.  A thread is stuck when it can be proved never to run
+ * again, from the model alone:
+ *
+ *   - a thread not blocked (running, sleeping, in I/O or another call,
+ *     unknown), or in a timed wait, or in a wait that something outside
+ *     the model could end (a signal handler, another process, a
+ *     terminal) can act;
+ *   - a thread in an owned wait (a mutex, an RLock, a Lock held by
+ *     `with`, a join, the GIL) can act once all its owners can; one whose
+ *     owner can never act (gone, or holding a private copy in another
+ *     process after a fork) is stuck;
+ *   - a thread in any other wait (a plain Lock taken by acquire(), a
+ *     condition, a semaphore, a queue, a future, a pipe, a child) can act
+ *     once any of its wakers can: the threads or processes named, by
+ *     default every thread of its own process.
+ *
+ * The threads that cannot be shown able to act (the complement of the
+ * least fixpoint of "can act") are stuck: a certain deadlock.  The same
+ * computation with nothing outside the model able to act gives the
+ * potential ones, and owner cycles through timed waits are potential
+ * too.  Stuck threads are then told as cycles (owner edges, or who holds
+ * what, closing a loop), orphans, and the rest, all-blocked.
+ */
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/verdict.h"
 #include "analysis/waitfor_graph.h"
 #include "common/error.h"
-
-/* Kinds whose owner holds the object (the owner can release it). */
-static bool kind_is_owned(enum wait_kind k)
-{
-	return k == WAIT_LOCK || k == WAIT_RLOCK || k == WAIT_MUTEX ||
-	       k == WAIT_RWLOCK || k == WAIT_SEMAPHORE || k == WAIT_GIL;
-}
-
-bool verdict_wait_in_process(const struct wait_info *w)
-{
-	switch (w->kind) {
-	case WAIT_LOCK: case WAIT_RLOCK: case WAIT_SEMAPHORE:
-	case WAIT_CONDITION: case WAIT_EVENT: case WAIT_QUEUE:
-	case WAIT_JOIN: case WAIT_FUTURE: case WAIT_MUTEX:
-	case WAIT_RWLOCK: case WAIT_COND: case WAIT_SEM:
-		return true;
-	default:
-		return false;	/* the GIL is always handed on; a bare futex may be shared */
-	}
-}
 
 static int thread_index(const struct process_model *pm, pid_t tid)
 {
@@ -32,25 +37,124 @@ static int thread_index(const struct process_model *pm, pid_t tid)
 	return -1;
 }
 
+/*
+ * Is t in a wait the model describes?  A pipe or a child is waited for
+ * in I/O or another system call; anything else in a blocking wait.
+ */
+static bool blocked(const struct thread_model *t)
+{
+	if (t->wait.kind == WAIT_NONE || t->waking)
+		return false;
+	if (t->wait.kind == WAIT_PIPE || t->wait.kind == WAIT_CHILD)
+		return t->state == THREAD_IO || t->state == THREAD_SYSCALL ||
+		       t->state == THREAD_WAITING;
+	return t->state == THREAD_WAITING;
+}
+
+/* Can any thread of process pid act?  A process not in the model can. */
+static bool process_can_act(const struct process_model *pm, pid_t pid,
+			    const bool *live)
+{
+	bool known = false;
+
+	for (int i = 0; i < pm->n_threads; i++) {
+		if (pm->threads[i].pid != pid)
+			continue;
+		known = true;
+		if (live[i])
+			return true;
+	}
+	return !known && !model_process((struct process_model *)pm, pid);
+}
+
+/* Can a thread named as a waker act?  One not in the model may. */
+static bool waker_can_act(const struct process_model *pm,
+			  const struct waker *k, const bool *live)
+{
+	int j;
+
+	if (!k->tid)
+		return process_can_act(pm, k->pid, live);
+	j = thread_index(pm, k->tid);
+	return j < 0 || live[j];
+}
+
+/* Given who can act, can the blocked thread t act once they do? */
+static bool wait_can_end(const struct process_model *pm,
+			 const struct thread_model *t, const bool *live)
+{
+	const struct wait_info *w = &t->wait;
+
+	if (w->owned && w->orphaned)
+		return false;
+	if (w->owned && w->n_owners) {
+		for (int k = 0; k < w->n_owners; k++) {
+			int j = thread_index(pm, w->owner_tids[k]);
+
+			if (j >= 0 && !live[j])
+				return false;
+		}
+		return true;
+	}
+	if (w->n_wakers) {
+		for (int k = 0; k < w->n_wakers; k++)
+			if (waker_can_act(pm, &w->wakers[k], live))
+				return true;
+		return false;
+	}
+	return process_can_act(pm, t->pid, live);
+}
+
+/* stuck[i]: thread i can be proved never to act again. */
+static void find_stuck(const struct process_model *pm, bool outside_counts,
+		       bool *stuck)
+{
+	bool *live = xcalloc(pm->n_threads + 1, sizeof(bool));
+	bool changed = true;
+
+	for (int i = 0; i < pm->n_threads; i++) {
+		const struct thread_model *t = &pm->threads[i];
+
+		live[i] = !blocked(t) || t->wait.timed ||
+			  (outside_counts && t->wait.external);
+	}
+	while (changed) {
+		changed = false;
+		for (int i = 0; i < pm->n_threads; i++)
+			if (!live[i] && wait_can_end(pm, &pm->threads[i], live))
+				live[i] = changed = true;
+	}
+	for (int i = 0; i < pm->n_threads; i++)
+		stuck[i] = !live[i];
+	free(live);
+}
+
+/* Thread states tell holds: what an owner holds is what others wait on. */
 static void derive_holds(struct process_model *pm)
 {
 	for (int i = 0; i < pm->n_threads; i++) {
 		const struct wait_info *w = &pm->threads[i].wait;
 
-		if (!kind_is_owned(w->kind))
+		if (w->kind == WAIT_JOIN || w->kind == WAIT_CHILD ||
+		    w->kind == WAIT_PIPE || w->kind == WAIT_GIL)
 			continue;
 		for (int k = 0; k < w->n_owners; k++) {
 			struct thread_model *owner = model_thread(pm, w->owner_tids[k]);
 
 			if (owner)
-				model_add_held(owner, w->kind, w->id, NULL);
+				model_add_held(owner, w->kind, w->id, w->owned, NULL);
 		}
 	}
 }
 
 struct cycle_sink {
 	struct process_model *pm;
-	bool with_timed;	/* collecting the graph that includes timed edges */
+	bool *explained;
+	struct deadlock **list;
+	int *n;
+	bool certain;
+	const char *why;
+	bool need_timed;	/* file only cycles with a timed wait in them */
 };
 
 /* A cycle of thread indices: turn it into TIDs and file it. */
@@ -65,19 +169,25 @@ static void cycle_found(const int *nodes, int n, void *ctx)
 		tids[i] = pm->threads[nodes[i]].tid;
 		timed |= pm->threads[nodes[i]].wait.timed;
 	}
-	if (!sink->with_timed)
-		model_add_deadlock(&pm->deadlocks, &pm->n_deadlocks,
-				   DEADLOCK_CYCLE, tids, n, true);
-	else if (timed)	/* untimed cycles were filed by the first pass */
-		model_add_deadlock(&pm->potential, &pm->n_potential,
-				   DEADLOCK_CYCLE, tids, n, false);
+	if (!sink->need_timed || timed) {
+		model_add_deadlock(sink->list, sink->n, DEADLOCK_CYCLE, tids, n,
+				   sink->certain, sink->why);
+		for (int i = 0; i < n && sink->explained; i++)
+			sink->explained[nodes[i]] = true;
+	}
 	free(tids);
 }
 
-static int find_cycles(struct process_model *pm, bool with_timed)
+/*
+ * Owner cycles among the threads in set (who holds what, owned or not:
+ * the set's threads are stuck already, so a loop of holders is how the
+ * deadlock reads).  With timed, the set is every blocked thread and
+ * only loops through a timed wait are filed.
+ */
+static int find_cycles(struct process_model *pm, const bool *set,
+		       struct cycle_sink *sink)
 {
 	struct waitfor_graph *g = waitfor_graph_new(pm->n_threads);
-	struct cycle_sink sink = { pm, with_timed };
 	int rc;
 
 	if (!g)
@@ -85,114 +195,153 @@ static int find_cycles(struct process_model *pm, bool with_timed)
 	for (int i = 0; i < pm->n_threads; i++) {
 		const struct wait_info *w = &pm->threads[i].wait;
 
-		if (w->kind == WAIT_NONE || (w->timed && !with_timed))
+		if (!set[i] || w->kind == WAIT_NONE)
 			continue;
 		for (int k = 0; k < w->n_owners; k++) {
 			int j = thread_index(pm, w->owner_tids[k]);
 
-			if (j >= 0)
+			if (j >= 0 && set[j])
 				waitfor_graph_add_edge(g, i, j);
 		}
 	}
-	rc = waitfor_graph_cycles(g, cycle_found, &sink);
+	rc = waitfor_graph_cycles(g, cycle_found, sink);
 	waitfor_graph_free(g);
 	return rc < 0 ? -1 : 0;
 }
 
-/*
- * Untimed waits on an owned object whose owner is no thread of ours.  Not
- * joins: a joined thread that has just exited is gone before glibc clears
- * its TID, and that join is about to return.
- */
-static void find_orphans(struct process_model *pm)
+/* Stuck threads whose owner can never act: each an orphaned deadlock. */
+static void find_orphans(struct process_model *pm, const bool *set,
+			 struct cycle_sink *sink)
 {
 	for (int i = 0; i < pm->n_threads; i++) {
 		const struct thread_model *t = &pm->threads[i];
-		const struct wait_info *w = &t->wait;
 
-		if (w->timed || w->n_owners != 1 || !kind_is_owned(w->kind))
+		if (!set[i] || sink->explained[i] || !t->wait.orphaned)
 			continue;
-		if (!model_thread(pm, w->owner_tids[0]))
-			model_add_deadlock(&pm->deadlocks, &pm->n_deadlocks,
-					   DEADLOCK_ORPHANED, &t->tid, 1, true);
+		model_add_deadlock(sink->list, sink->n, DEADLOCK_ORPHANED,
+				   &t->tid, 1, sink->certain, sink->why);
+		sink->explained[i] = true;
 	}
 }
 
 /*
- * Mark the threads the deadlocks found so far explain: those in one, and,
- * until nothing changes, those waiting untimed on an explained owner (main
- * joining a thread of the cycle is stuck because of the cycle).
+ * Is every other thread that could end i's wait explained (in a cycle,
+ * orphaned, or stuck because of those)?  Then i is stuck because of
+ * them too.
  */
-static void mark_explained(const struct process_model *pm, bool *explained)
+static bool enders_explained(const struct process_model *pm, int i,
+			     const bool *explained)
 {
-	bool changed = true;
+	const struct thread_model *t = &pm->threads[i];
+	const struct wait_info *w = &t->wait;
+	bool any = false;
 
-	for (int d = 0; d < pm->n_deadlocks; d++)
-		for (int k = 0; k < pm->deadlocks[d].n_tids; k++) {
-			int i = thread_index(pm, pm->deadlocks[d].tids[k]);
+	if (w->n_owners && (w->owned || !w->n_wakers)) {
+		for (int k = 0; k < w->n_owners; k++) {
+			int j = thread_index(pm, w->owner_tids[k]);
 
-			if (i >= 0)
-				explained[i] = true;
+			if (j < 0 || !explained[j])
+				return false;
 		}
+		if (w->owned)
+			return true;
+		any = true;
+	}
+	for (int j = 0; j < pm->n_threads; j++) {
+		const struct thread_model *o = &pm->threads[j];
+		bool ender = false;
+
+		if (j == i)
+			continue;
+		if (w->n_wakers)
+			for (int k = 0; k < w->n_wakers && !ender; k++)
+				ender = w->wakers[k].tid ? w->wakers[k].tid == o->tid
+							 : w->wakers[k].pid == o->pid;
+		else
+			ender = o->pid == t->pid;
+		if (ender && !explained[j])
+			return false;
+		any |= ender;
+	}
+	return any;
+}
+
+/*
+ * Tell the threads of set: cycles, orphans, and those stuck only because
+ * of them; the others together are all-blocked.
+ */
+static int classify(struct process_model *pm, const bool *set,
+		    struct deadlock **list, int *n, bool certain,
+		    const char *why)
+{
+	bool *explained = xcalloc(pm->n_threads + 1, sizeof(bool));
+	struct cycle_sink sink = { pm, explained, list, n, certain, why, false };
+	pid_t *tids = xcalloc(pm->n_threads + 1, sizeof(pid_t));
+	bool changed = true;
+	int n_left = 0, rc;
+
+	rc = find_cycles(pm, set, &sink);
+	find_orphans(pm, set, &sink);
 	while (changed) {
 		changed = false;
-		for (int i = 0; i < pm->n_threads; i++) {
-			const struct wait_info *w = &pm->threads[i].wait;
-			bool all = w->n_owners > 0 && !w->timed;
-
-			if (explained[i])
-				continue;
-			for (int k = 0; k < w->n_owners && all; k++) {
-				int j = thread_index(pm, w->owner_tids[k]);
-
-				all = j >= 0 && explained[j];
-			}
-			if (all)
+		for (int i = 0; i < pm->n_threads; i++)
+			if (set[i] && !explained[i] &&
+			    enders_explained(pm, i, explained))
 				explained[i] = changed = true;
-		}
 	}
+	for (int i = 0; i < pm->n_threads; i++)
+		if (set[i] && !explained[i])
+			tids[n_left++] = pm->threads[i].tid;
+	if (n_left)
+		model_add_deadlock(list, n, DEADLOCK_ALL_BLOCKED, tids, n_left,
+				   certain, why);
+	free(tids);
+	free(explained);
+	return rc;
 }
 
-/*
- * Every thread waits, untimed, on an object of the process: no thread is
- * left to release anything.  Not filed when the deadlocks already found
- * explain every thread.
- */
-static void find_all_blocked(struct process_model *pm)
+/* The first reason from outside among the threads of set. */
+static const char *outside_reason(const struct process_model *pm,
+				  const bool *set)
 {
-	bool *explained, all_explained = true;
-	pid_t *tids;
-
-	if (!pm->n_threads)
-		return;
-	for (int i = 0; i < pm->n_threads; i++) {
-		const struct thread_model *t = &pm->threads[i];
-
-		if (t->state != THREAD_WAITING || t->wait.timed ||
-		    !verdict_wait_in_process(&t->wait))
-			return;
-	}
-	explained = xcalloc(pm->n_threads, sizeof(bool));
-	mark_explained(pm, explained);
 	for (int i = 0; i < pm->n_threads; i++)
-		all_explained &= explained[i];
-	free(explained);
-	if (all_explained)
-		return;
-	tids = xcalloc(pm->n_threads, sizeof(pid_t));
-	for (int i = 0; i < pm->n_threads; i++)
-		tids[i] = pm->threads[i].tid;
-	model_add_deadlock(&pm->deadlocks, &pm->n_deadlocks,
-			   DEADLOCK_ALL_BLOCKED, tids, pm->n_threads, true);
-	free(tids);
+		if (set[i] && pm->threads[i].wait.external)
+			return pm->threads[i].wait.external;
+	return "something outside the program";
 }
 
 int verdict_compute(struct process_model *pm)
 {
+	int n = pm->n_threads;
+	bool *stuck = xcalloc(n + 1, sizeof(bool));
+	bool *maybe = xcalloc(n + 1, sizeof(bool));
+	bool *waiting = xcalloc(n + 1, sizeof(bool));
+	bool any_maybe = false;
+	struct cycle_sink timed = { pm, NULL, &pm->potential, &pm->n_potential,
+				    false, "a timed wait in it gives up when its timeout expires",
+				    true };
+	int rc;
+
 	derive_holds(pm);
-	if (find_cycles(pm, false) < 0 || find_cycles(pm, true) < 0)
-		return -1;
-	find_orphans(pm);
-	find_all_blocked(pm);
-	return 0;
+	find_stuck(pm, true, stuck);
+	rc = classify(pm, stuck, &pm->deadlocks, &pm->n_deadlocks, true, NULL);
+	/* potential: stuck unless something outside acts */
+	find_stuck(pm, false, maybe);
+	for (int i = 0; i < n; i++) {
+		maybe[i] &= !stuck[i];
+		any_maybe |= maybe[i];
+		waiting[i] = blocked(&pm->threads[i]) && !stuck[i];
+	}
+	if (any_maybe && classify(pm, maybe, &pm->potential, &pm->n_potential,
+				  false, outside_reason(pm, maybe)) < 0)
+		rc = -1;
+	/* potential: owner cycles through timed waits */
+	for (int i = 0; i < n; i++)
+		waiting[i] &= !maybe[i];
+	if (find_cycles(pm, waiting, &timed) < 0)
+		rc = -1;
+	free(stuck);
+	free(maybe);
+	free(waiting);
+	return rc;
 }

@@ -1,9 +1,11 @@
 /*
- * The verdict on a process model: derive what each thread holds from the
- * owners others wait on, find owner cycles (certain deadlocks), cycles
- * through timed waits (potential), waits on owners that no longer exist
- * (orphaned), and the state where every thread waits untimed on something
- * only another thread of the process could release (all-blocked).
+ * The verdict on a program model (one process or several): which threads
+ * can be proved never to act again, and how their waits read: owner
+ * cycles, orphans (the owner cannot act: gone, or in another process
+ * after a fork) and all-blocked (every thread that could end the waits
+ * waits too).  What only something outside the program (a signal
+ * handler, another process) or a timeout could end is potential.  The
+ * rules are in verdict.c and doc/pydeadlock.1.
  */
 #ifndef PD_VERDICT_H
 #define PD_VERDICT_H
@@ -12,8 +14,5 @@
 
 /* Fill pm->deadlocks, pm->potential and each thread's holds.  0 or -1. */
 int verdict_compute(struct process_model *pm);
-
-/* True when this wait is for an object only this process can release. */
-bool verdict_wait_in_process(const struct wait_info *w);
 
 #endif

@@ -3,19 +3,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
 const char *program_name = "pydeadlock";
 bool debug_enabled;
 
-static void vmsg(int err, const char *fmt, va_list ap)
+#define MSG_MAX 1024	/* one line; longer ones are cut */
+
+/*
+ * One line on stderr in one write: the programs pydeadlock run watches
+ * write there too, and lines must not mix.
+ */
+static void vmsg(const char *kind, int err, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", program_name);
-	vfprintf(stderr, fmt, ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(err));
-	fputc('\n', stderr);
+	char line[MSG_MAX];
+	int n = snprintf(line, sizeof(line), "%s: %s", program_name, kind);
+
+	if (n >= 0 && n < (int)sizeof(line))
+		n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (err && n >= 0 && n < (int)sizeof(line))
+		n += snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fflush(stderr);
+	(void)!write(2, line, n);
 }
 
 void error_msg(const char *fmt, ...)
@@ -23,7 +39,7 @@ void error_msg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(0, fmt, ap);
+	vmsg("", 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -33,7 +49,7 @@ void perror_msg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(err, fmt, ap);
+	vmsg("", err, fmt, ap);
 	va_end(ap);
 }
 
@@ -42,7 +58,7 @@ void error_msg_and_die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(0, fmt, ap);
+	vmsg("", 0, fmt, ap);
 	va_end(ap);
 	exit(EXIT_USAGE);
 }
@@ -54,9 +70,7 @@ void debug_msg(const char *fmt, ...)
 	if (!debug_enabled)
 		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: debug: ", program_name);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmsg("debug: ", 0, fmt, ap);
 	va_end(ap);
 }
 

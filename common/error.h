@@ -22,7 +22,6 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
-/* Exit status of the CLI when the tool itself cannot do what was asked. */
-#define EXIT_USAGE 2
+#include "common/exit_status.h"	/* EXIT_USAGE and the others */
 
 #endif

@@ -12,7 +12,9 @@ static const char *const wait_kind_names[WAIT_KIND_COUNT] = {
 	[WAIT_FUTURE] = "future",	[WAIT_GIL] = "gil",
 	[WAIT_MUTEX] = "mutex",		[WAIT_RWLOCK] = "rwlock",
 	[WAIT_COND] = "cond",		[WAIT_SEM] = "sem",
-	[WAIT_FUTEX] = "futex",
+	[WAIT_FUTEX] = "futex",		[WAIT_PIPE] = "pipe",
+	[WAIT_CHILD] = "child",		[WAIT_BARRIER] = "barrier",
+	[WAIT_IMPORT] = "import",
 };
 
 static const char *const thread_state_names[THREAD_STATE_COUNT] = {
@@ -53,6 +55,38 @@ struct thread_model *model_thread(struct process_model *pm, pid_t tid)
 	return NULL;
 }
 
+struct process_info *model_process(struct process_model *pm, pid_t pid)
+{
+	for (int i = 0; i < pm->n_procs; i++)
+		if (pm->procs[i].pid == pid)
+			return &pm->procs[i];
+	return NULL;
+}
+
+struct process_info *model_add_process(struct process_model *pm, pid_t pid)
+{
+	struct process_info *p = model_process(pm, pid);
+
+	if (p)
+		return p;
+	pm->procs = xrealloc(pm->procs, pm->n_procs + 1, sizeof(*pm->procs));
+	p = &pm->procs[pm->n_procs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	return p;
+}
+
+void wait_add_waker(struct wait_info *w, pid_t pid, pid_t tid)
+{
+	for (int i = 0; i < w->n_wakers; i++)
+		if (w->wakers[i].pid == pid && w->wakers[i].tid == tid)
+			return;
+	if (w->n_wakers == WAIT_MAX_WAKERS)
+		return;
+	w->wakers[w->n_wakers].pid = pid;
+	w->wakers[w->n_wakers++].tid = tid;
+}
+
 struct frame *model_add_frame(struct thread_model *t)
 {
 	struct frame *f;
@@ -71,23 +105,26 @@ static void site_copy(struct site *dst, const struct site *src)
 }
 
 void model_add_held(struct thread_model *t, enum wait_kind kind, uint64_t id,
-		    const struct site *site)
+		    bool owned, const struct site *site)
 {
 	struct held *h;
 
 	for (int i = 0; i < t->n_holds; i++)
-		if (t->holds[i].id == id)
+		if (t->holds[i].id == id) {
+			t->holds[i].owned |= owned;
 			return;
+		}
 	t->holds = xrealloc(t->holds, t->n_holds + 1, sizeof(*t->holds));
 	h = &t->holds[t->n_holds++];
 	h->kind = kind;
 	h->id = id;
+	h->owned = owned;
 	site_copy(&h->site, site);
 }
 
 void model_add_deadlock(struct deadlock **list, int *n,
 			enum deadlock_kind kind, const pid_t *tids,
-			int n_tids, bool certain)
+			int n_tids, bool certain, const char *why)
 {
 	struct deadlock *d;
 
@@ -98,6 +135,7 @@ void model_add_deadlock(struct deadlock **list, int *n,
 	d->tids = xcalloc(n_tids, sizeof(pid_t));
 	memcpy(d->tids, tids, n_tids * sizeof(pid_t));
 	d->certain = certain;
+	d->why = why;
 }
 
 static void site_free(struct site *s)
@@ -113,6 +151,8 @@ static void thread_free(struct thread_model *t)
 	free(t->state_detail);
 	free(t->wait.pytype);
 	free(t->wait.detail);
+	free(t->wait.note);
+	free(t->wait.external);
 	site_free(&t->wait.site);
 	for (int i = 0; i < t->n_holds; i++)
 		site_free(&t->holds[i].site);
@@ -144,5 +184,12 @@ void model_free(struct process_model *pm)
 	free(pm->exe);
 	free(pm->python_version);
 	free(pm->python_why);
+	for (int i = 0; i < pm->n_procs; i++) {
+		free(pm->procs[i].comm);
+		free(pm->procs[i].exe);
+		free(pm->procs[i].python_version);
+		free(pm->procs[i].python_why);
+	}
+	free(pm->procs);
 	memset(pm, 0, sizeof(*pm));
 }

@@ -1,8 +1,15 @@
 /*
- * The process model: what pydeadlock knows about one process at one moment.
- * The tracer fills it (attach from a ptrace snapshot, later the shim from
- * its registry), analysis/ adds the verdict, ui/ prints it.  Nothing here
- * knows how the facts were obtained.
+ * The program model: what pydeadlock knows about one program (one
+ * process, or a process and its descendants) at one moment.  The tracer
+ * fills it (attach from ptrace snapshots, run's supervisor from /proc and
+ * the shim's registries), analysis/ adds the verdict, ui/ prints it.
+ * Nothing here knows how the facts were obtained.
+ *
+ * Every wait says who could end it, because that is what a verdict
+ * needs: an owned object (a mutex, an RLock, a Lock held by `with`, a
+ * join) only its owners; anything else any of its wakers (by default
+ * every thread of the waiter's process), and perhaps something outside
+ * the model (a signal handler, another process, a terminal).
  *
  * Strings are owned by the model and freed by model_free().  NULL means
  * "cannot be known"; the matching *_why field, where present, says why.
@@ -14,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* What a thread waits for (DESIGN.md's list of kinds). */
+/* What a thread waits for (DESIGN.md's list of kinds, and more). */
 enum wait_kind {
 	WAIT_NONE = 0,
 	WAIT_LOCK,	/* threading.Lock / _thread.lock */
@@ -31,15 +38,19 @@ enum wait_kind {
 	WAIT_COND,	/* pthread condition variable */
 	WAIT_SEM,	/* POSIX semaphore */
 	WAIT_FUTEX,	/* a futex nobody above explains */
+	WAIT_PIPE,	/* reading or writing a pipe */
+	WAIT_CHILD,	/* waitpid: a child process's end */
+	WAIT_BARRIER,	/* threading.Barrier */
+	WAIT_IMPORT,	/* a module lock of the import system */
 	WAIT_KIND_COUNT
 };
 
-/* Coarse state of a thread when it was stopped. */
+/* Coarse state of a thread when it was seen. */
 enum thread_state {
 	THREAD_RUNNING = 0,	/* executing user code */
 	THREAD_WAITING,		/* blocked on a synchronisation object */
 	THREAD_SLEEPING,	/* sleep(), nanosleep() */
-	THREAD_IO,		/* blocked on a file, socket, pipe, poll */
+	THREAD_IO,		/* blocked on a file, socket, terminal, poll */
 	THREAD_SYSCALL,		/* in some other system call */
 	THREAD_UNKNOWN,		/* could not be stopped or read */
 	THREAD_STATE_COUNT
@@ -47,7 +58,7 @@ enum thread_state {
 
 enum deadlock_kind {
 	DEADLOCK_CYCLE = 0,	/* owner edges close a loop */
-	DEADLOCK_ALL_BLOCKED,	/* every thread waits untimed in-process */
+	DEADLOCK_ALL_BLOCKED,	/* every thread that could end these waits waits */
 	DEADLOCK_ORPHANED,	/* the owner no longer exists */
 };
 
@@ -69,27 +80,54 @@ struct frame {
 };
 
 #define WAIT_MAX_OWNERS 8	/* a semaphore can have many holders; past 8 we list 8 */
+#define WAIT_MAX_WAKERS 8	/* processes or threads named as able to end a wait */
+
+/* Someone who could end a wait: a thread, or any thread of a process. */
+struct waker {
+	pid_t pid;
+	pid_t tid;		/* 0: any thread of process pid */
+};
 
 struct wait_info {
 	enum wait_kind kind;
-	uint64_t id;		/* address of the object waited on */
+	uint64_t id;		/* address of the object waited on (or fd, pid) */
 	uint64_t sync_addr;	/* the native object under it (futex, sem_t) */
 	bool timed;		/* will give up by itself: never a deadlock edge */
+	/*
+	 * owned: only the owners (all of them: an rwlock's readers) can
+	 * end the wait.  Otherwise owner_tids are only who holds it now
+	 * (who took a plain Lock, a semaphore's units), and any waker can.
+	 */
+	bool owned;
 	int n_owners;		/* 0: no owner known (see owner_why) */
 	pid_t owner_tids[WAIT_MAX_OWNERS];
+	/* the owner can never act: gone, or in another process with a
+	 * private copy of the object (after fork) */
+	bool orphaned;
 	const char *owner_why;	/* static text: why no owner is known */
+	/* who else could end it; none listed: every thread of the waiter's
+	 * own process */
+	int n_wakers;
+	struct waker wakers[WAIT_MAX_WAKERS];
+	/* a process-shared object: the processes that map it may end it */
+	bool shared;
+	/* what outside the model could end it, NULL: nothing */
+	char *external;
 	char *pytype;		/* "_thread.lock", NULL for native objects */
 	struct site site;	/* the line that waits */
 	char *detail;		/* "in futex(0x..., FUTEX_WAIT)" etc. */
+	char *note;		/* who would normally end it, for the reader */
 };
 
 struct held {
 	enum wait_kind kind;
 	uint64_t id;
+	bool owned;		/* released by this thread only (mutex, `with`) */
 	struct site site;	/* where acquired; file NULL when unknown */
 };
 
 struct thread_model {
+	pid_t pid;		/* its process */
 	pid_t tid;
 	char *name;		/* Python thread name, else /proc comm */
 	char *comm;		/* /proc/TID/comm */
@@ -98,6 +136,14 @@ struct thread_model {
 	bool job_stopped;	/* SIGSTOPped before we came; still so after */
 	bool waking;		/* its futex was posted: it is leaving its wait */
 	bool holds_gil;
+	/* changes whenever the thread may have done something (the times it
+	 * was scheduled; for a wait the shim slices or the GIL's rounds, its
+	 * registry slot's generation): a still thread keeps it */
+	uint64_t progress;
+	/* the system call it sleeps in, when it does */
+	bool in_syscall;
+	long syscall_nr;
+	uint64_t syscall_args[6];
 	struct wait_info wait;	/* kind WAIT_NONE when not waiting */
 	struct held *holds;
 	int n_holds;
@@ -112,22 +158,44 @@ struct deadlock {
 	pid_t *tids;		/* in cycle order for DEADLOCK_CYCLE */
 	int n_tids;
 	bool certain;
+	const char *why;	/* potential: what could still end it */
 };
 
-struct process_model {
+/* One process of the program. */
+struct process_info {
 	pid_t pid;
+	pid_t ppid;
 	char *comm;
 	char *exe;
 	char *python_version;	/* NULL: not a Python process (or unknown) */
 	char *python_why;	/* why Python frames are missing, NULL if fine */
-	struct thread_model *threads;
+	/* signals whose handler may end a wait of the process (bit sig-1) */
+	uint64_t wake_signals;
+	bool from_registry;	/* owners read from the shim's registry */
+	pid_t fork_parent;	/* forked from this process (registry), 0 */
+	bool reporting;		/* its shim is reporting a deadlock itself */
+};
+
+struct process_model {
+	/* the process asked about; its fields repeat procs[0]'s */
+	pid_t pid;
+	char *comm;
+	char *exe;
+	char *python_version;
+	char *python_why;
+	bool from_registry;
+	struct process_info *procs;	/* every process of the program */
+	int n_procs;
+	struct thread_model *threads;	/* of every process */
 	int n_threads;
 	struct deadlock *deadlocks;
 	int n_deadlocks;
-	struct deadlock *potential;	/* cycles through timed waits */
+	struct deadlock *potential;	/* what only the outside or a timeout ends */
 	int n_potential;
-	bool from_registry;	/* owners read from the shim's registry */
 	uint64_t stopped_ns;	/* how long the target was stopped */
+	/* some wait could be ended from outside the program, but nobody
+	 * looked whether anyone there can (a cheap view) */
+	bool outside_unchecked;
 };
 
 const char *wait_kind_name(enum wait_kind kind);
@@ -136,14 +204,20 @@ const char *deadlock_kind_name(enum deadlock_kind kind);
 
 /* The thread with this TID, or NULL. */
 struct thread_model *model_thread(struct process_model *pm, pid_t tid);
+/* The process with this PID, or NULL. */
+struct process_info *model_process(struct process_model *pm, pid_t pid);
+/* Add a process (strings copied); its index stays valid until the next. */
+struct process_info *model_add_process(struct process_model *pm, pid_t pid);
 
 /* Append a frame to a thread (strings are copied). */
 struct frame *model_add_frame(struct thread_model *t);
 void model_add_held(struct thread_model *t, enum wait_kind kind, uint64_t id,
-		    const struct site *site);
+		    bool owned, const struct site *site);
 void model_add_deadlock(struct deadlock **list, int *n,
 			enum deadlock_kind kind, const pid_t *tids,
-			int n_tids, bool certain);
+			int n_tids, bool certain, const char *why);
+/* Name w's waker; ignored past WAIT_MAX_WAKERS or when already named. */
+void wait_add_waker(struct wait_info *w, pid_t pid, pid_t tid);
 
 void model_free(struct process_model *pm);
 

@@ -1,55 +1,52 @@
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/registry.h"
 
 #define FACT_DELETED (~(uint64_t)0)
+#define CYCLE_FANOUT 8		/* owners followed per wait (an rwlock's readers) */
+#define CYCLE_DONE_MAX 256	/* threads remembered as leading nowhere */
 
 /*
  * Nothing here allocates or locks: the shim calls it from inside the
  * intercepted calls, where malloc or a lock could re-enter us.
  */
 
-struct registry *registry_create(pid_t pid, int *fd_out)
+struct registry *registry_create(pid_t pid)
 {
 	char name[64];
 	struct registry *r;
-	int fd, high;
+	int fd, err;
 
 	/*
-	 * A memfd: nameless, freed with the process (no leak after _exit or
-	 * SIGKILL, nothing stale for a reused PID), not bound by the size of
-	 * the /dev/shm mount (a full one would SIGBUS the target); attach
-	 * finds it through /proc/PID/fd by its name.
+	 * A memfd mapped privately: its name shows in /proc/PID/maps (how
+	 * readers find it), its descriptor is closed at once (nothing of
+	 * ours in the program's descriptor table), the pages are the
+	 * process's own (copied, not shared, by fork) and go with it.
+	 * MAP_NORESERVE: only the pages threads touch count.
 	 */
-	snprintf(name, sizeof(name), REGISTRY_MEMFD_FMT, (int)pid);
+	snprintf(name, sizeof(name), REGISTRY_NAME_FMT, (int)pid);
 	fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	/* out of the way of programs that expect their low descriptors */
-	high = fcntl(fd, F_DUPFD_CLOEXEC, REGISTRY_FD_MIN);
-	if (high >= 0) {
-		close(fd);
-		fd = high;
-	}
 	if (ftruncate(fd, sizeof(struct registry)) < 0) {
+		err = errno;
 		close(fd);
+		errno = err;
 		return NULL;
 	}
-	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	err = errno;
+	close(fd);
 	if (r == MAP_FAILED) {
-		close(fd);
+		errno = err;
 		return NULL;
 	}
-	*fd_out = fd;
 	/* the pages are zero: only the header needs writing */
 	r->version = REGISTRY_VERSION;
 	r->max_threads = REGISTRY_MAX_THREADS;
@@ -59,96 +56,10 @@ struct registry *registry_create(pid_t pid, int *fd_out)
 	return r;
 }
 
-/* The descriptor of pid's (nameless) registry, opened here, or -1. */
-static int registry_fd(pid_t pid, bool writable)
-{
-	char dir[64], link[64 + 256], want[64], target[128];
-	struct dirent *de;
-	DIR *d;
-	int fd = -1;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	snprintf(want, sizeof(want), "/memfd:" REGISTRY_MEMFD_FMT " (deleted)",
-		 (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return -1;
-	while (fd < 0 && (de = readdir(d))) {
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (!strcmp(target, want))
-			fd = open(link, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	}
-	closedir(d);
-	return fd;
-}
-
-static struct registry *registry_map(pid_t pid, bool writable)
-{
-	struct registry *r;
-	struct stat st;
-	int fd;
-
-	fd = registry_fd(pid, writable);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(*r)) {
-		close(fd);
-		return NULL;
-	}
-	r = mmap(NULL, sizeof(*r), PROT_READ | (writable ? PROT_WRITE : 0),
-		 MAP_SHARED, fd, 0);
-	close(fd);
-	if (r == MAP_FAILED)
-		return NULL;
-	if (r->magic != REGISTRY_MAGIC || r->version != REGISTRY_VERSION ||
-	    r->pid != pid) {
-		munmap(r, sizeof(*r));
-		return NULL;
-	}
-	return r;
-}
-
-const struct registry *registry_open(pid_t pid)
-{
-	return registry_map(pid, false);
-}
-
-struct registry *registry_open_rw(pid_t pid)
-{
-	return registry_map(pid, true);
-}
-
-struct registry *registry_copy(const struct registry *r)
-{
-	/* calloc: the pages past the slots in use are never touched */
-	struct registry *c = calloc(1, sizeof(*c));
-	uint32_t n = atomic_load(&r->high_water);
-
-	if (!c)
-		return NULL;
-	memcpy(c, r, offsetof(struct registry, slots));
-	memcpy(c->slots, r->slots, (n < REGISTRY_MAX_THREADS ? n : REGISTRY_MAX_THREADS) *
-	       sizeof(r->slots[0]));
-	return c;
-}
-
-void registry_copy_free(struct registry *copy)
-{
-	free(copy);
-}
-
-void registry_close(const struct registry *r)
+void registry_destroy(struct registry *r)
 {
 	if (r)
-		munmap((void *)r, sizeof(*r));
+		munmap(r, sizeof(*r));
 }
 
 struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
@@ -158,7 +69,8 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 		struct registry_slot *s = &r->slots[i];
 		int32_t free_tid = 0;
 
-		if (!atomic_compare_exchange_strong(&s->tid, &free_tid, tid))
+		if (atomic_load_explicit(&s->tid, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&s->tid, &free_tid, tid))
 			continue;
 		atomic_store(&s->n_held, 0);
 		atomic_store(&s->wait_addr, 0);
@@ -166,6 +78,7 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 		atomic_store(&s->break_pending, 0);
 		s->breaks_in_a_row = 0;
 		s->self = self;
+		s->py_tstate = 0;
 		s->held_truncated = 0;
 		atomic_fetch_add(&s->gen, 1);
 		uint32_t hw = atomic_load(&r->high_water);
@@ -189,57 +102,107 @@ struct registry_slot *registry_slot_of(const struct registry *r, pid_t tid)
 {
 	uint32_t n = atomic_load(&r->high_water);
 
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
 	for (uint32_t i = 0; tid && i < n; i++)
 		if (atomic_load(&r->slots[i].tid) == tid)
 			return (struct registry_slot *)&r->slots[i];
 	return NULL;
 }
 
-void registry_forget(struct registry *r, uint64_t addr)
+static uint32_t held_count(const struct registry_slot *s)
+{
+	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_acquire);
+
+	return n < REGISTRY_MAX_HELD ? n : REGISTRY_MAX_HELD;
+}
+
+/* Clear addr in one slot; true when an entry was cleared. */
+static bool forget_in(struct registry_slot *s, uint64_t addr)
+{
+	bool found = false;
+	uint32_t c;
+
+	/*
+	 * The owner may be squeezing its list (compactions odd): entries
+	 * move, and one could pass behind us.  Look again until a whole
+	 * look saw no compaction.
+	 */
+	do {
+		while ((c = atomic_load(&s->compactions)) & 1)
+			;
+		for (uint32_t k = 0, n = held_count(s); k < n; k++) {
+			uint64_t a = addr;
+
+			if (atomic_load_explicit(&s->held[k].addr,
+						 memory_order_relaxed) == addr &&
+			    atomic_compare_exchange_strong(&s->held[k].addr, &a, 0))
+				found = true;
+		}
+	} while (atomic_load(&s->compactions) != c);
+	if (found)
+		atomic_fetch_add(&s->gen, 1);
+	return found;
+}
+
+void registry_forget(struct registry *r, struct registry_slot *me,
+		     uint64_t addr)
 {
 	uint32_t n = atomic_load(&r->high_water);
 
+	/* the common case: the destroyer held it (a Condition's waiter lock) */
+	if (me && forget_in(me, addr))
+		goto orphans;
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
 	for (uint32_t i = 0; i < n; i++) {
 		struct registry_slot *s = &r->slots[i];
-		uint32_t held;
 
-		if (!atomic_load(&s->tid))
-			continue;
-		held = atomic_load(&s->n_held);
-		if (held > REGISTRY_MAX_HELD)
-			held = REGISTRY_MAX_HELD;
-		for (uint32_t k = 0; k < held; k++) {
-			uint64_t a = addr;
-
-			if (atomic_compare_exchange_strong(&s->held[k].addr, &a, 0))
-				atomic_fetch_add(&s->gen, 1);
-		}
+		if (s != me && atomic_load_explicit(&s->tid, memory_order_relaxed))
+			forget_in(s, addr);
 	}
+orphans:
+	for (uint32_t i = 0, k = atomic_load(&r->n_orphans);
+	     i < k && i < REGISTRY_MAX_ORPHANS; i++)
+		if (r->orphans[i].addr == addr)
+			r->orphans[i].addr = 0;
 }
 
 pid_t registry_owner(const struct registry *r, uint64_t addr,
-		     const struct registry_slot **slot)
+		     const struct registry_slot **slot,
+		     const struct registry_held **entry)
 {
 	uint32_t n = atomic_load(&r->high_water);
 
-	for (uint32_t i = 0; i < n; i++) {
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
+	for (uint32_t i = 0; addr && i < n; i++) {
 		const struct registry_slot *s = &r->slots[i];
 		pid_t tid = atomic_load(&s->tid);
-		uint32_t held;
 
 		if (!tid)
 			continue;
-		held = atomic_load_explicit(&s->n_held, memory_order_acquire);
-		if (held > REGISTRY_MAX_HELD)
-			held = REGISTRY_MAX_HELD;
-		for (uint32_t k = 0; k < held; k++)
+		for (uint32_t k = 0, held = held_count(s); k < held; k++)
 			if (atomic_load(&s->held[k].addr) == addr) {
 				if (slot)
 					*slot = s;
+				if (entry)
+					*entry = &s->held[k];
 				return tid;
 			}
 	}
 	return 0;
+}
+
+const struct registry_orphan *registry_orphan_of(const struct registry *r,
+						 uint64_t addr)
+{
+	uint32_t n = atomic_load(&r->n_orphans);
+
+	for (uint32_t i = 0; addr && i < n && i < REGISTRY_MAX_ORPHANS; i++)
+		if (r->orphans[i].addr == addr)
+			return &r->orphans[i];
+	return NULL;
 }
 
 static uint32_t fact_hash(uint64_t addr)
@@ -248,10 +211,16 @@ static uint32_t fact_hash(uint64_t addr)
 	       (REGISTRY_FACTS - 1);
 }
 
+static struct registry_fact *fact_at(const struct registry *r, uint32_t h,
+				     uint32_t i)
+{
+	return (struct registry_fact *)&r->facts[(h + i) & (REGISTRY_FACTS - 1)];
+}
+
 uint32_t registry_fact(const struct registry *r, uint64_t addr)
 {
 	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
-		const struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
+		const struct registry_fact *f = fact_at(r, h, i);
 		uint64_t a = atomic_load(&f->addr);
 
 		if (a == addr)
@@ -264,14 +233,24 @@ uint32_t registry_fact(const struct registry *r, uint64_t addr)
 
 int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags)
 {
-	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
-		struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
+	uint32_t h = fact_hash(addr);
+
+	/* an entry of addr may lie past a deleted one: look it up first */
+	for (uint32_t i = 0; i < REGISTRY_FACT_PROBES; i++) {
+		struct registry_fact *f = fact_at(r, h, i);
 		uint64_t a = atomic_load(&f->addr);
 
 		if (a == addr) {
 			atomic_fetch_or(&f->flags, flags);
 			return 0;
 		}
+		if (!a)
+			break;
+	}
+	for (uint32_t i = 0; i < REGISTRY_FACT_PROBES; i++) {
+		struct registry_fact *f = fact_at(r, h, i);
+		uint64_t a = atomic_load(&f->addr);
+
 		if ((!a || a == FACT_DELETED) &&
 		    atomic_compare_exchange_strong(&f->addr, &a, addr)) {
 			atomic_store(&f->flags, flags);
@@ -284,62 +263,163 @@ int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags)
 void registry_fact_clear(struct registry *r, uint64_t addr)
 {
 	for (uint32_t i = 0, h = fact_hash(addr); i < REGISTRY_FACT_PROBES; i++) {
-		struct registry_fact *f = &r->facts[(h + i) & (REGISTRY_FACTS - 1)];
+		struct registry_fact *f = fact_at(r, h, i);
 		uint64_t a = atomic_load(&f->addr);
 
 		if (a == addr) {
 			atomic_store(&f->flags, 0);
 			atomic_store(&f->addr, FACT_DELETED);
+		} else if (!a) {
 			return;
 		}
-		if (!a)
-			return;
 	}
 }
 
-/* One walk of the owner edges from me; 0 when no cycle through me. */
-static int walk(const struct registry *r, const struct registry_slot *me,
-		pid_t *tids, uint64_t *gens, const struct registry_slot **path,
-		int max)
+const struct registry_slot *registry_gil_holder(const struct registry *r)
 {
-	const struct registry_slot *cur = me;
+	const struct registry_gil *g = &r->gil;
+	uint32_t n = atomic_load(&r->high_water);
+	uint64_t holder;
+	int locked;
+
+	if (!g->addr)
+		return NULL;
+	locked = atomic_load((_Atomic int *)(uintptr_t)(g->addr + g->locked_off));
+	holder = atomic_load((_Atomic uint64_t *)(uintptr_t)(g->addr + g->holder_off));
+	if (!locked || !holder)
+		return NULL;	/* free, or being handed over */
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
+	for (uint32_t i = 0; i < n; i++)
+		if (r->slots[i].py_tstate == holder &&
+		    atomic_load(&r->slots[i].tid))
+			return &r->slots[i];
+	return NULL;
+}
+
+/*
+ * The threads whose action alone can end the wait of s (its owners),
+ * into next; their count.  None for waits anyone may end (conditions,
+ * counting semaphores, Locks not taken by `with`, shared objects).
+ */
+static int wait_owners(const struct registry *r, const struct registry_slot *s,
+		       const struct registry_slot **next)
+{
+	uint64_t addr = atomic_load(&s->wait_addr);
+	uint32_t kind = atomic_load(&s->wait_kind);
+	uint32_t flags = atomic_load(&s->wait_flags);
+	uint32_t n_slots = atomic_load(&r->high_water);
+	const struct registry_slot *o;
 	int n = 0;
 
-	for (;;) {
-		uint64_t addr = atomic_load(&cur->wait_addr);
-		uint32_t kind = atomic_load(&cur->wait_kind);
-		const struct registry_slot *next = NULL;
-		pid_t owner;
-
-		if (n == max || n == REGISTRY_MAX_CYCLE || !addr ||
-		    (atomic_load(&cur->wait_flags) & REG_WAIT_TIMED))
-			return 0;
-		tids[n] = atomic_load(&cur->tid);
-		gens[n] = atomic_load(&cur->gen);
-		path[n++] = cur;
-		if (kind == REG_JOIN) {
-			next = registry_slot_of(r, atomic_load(&cur->wait_tid));
-		} else if (kind == REG_MUTEX || kind == REG_SEMLOCK ||
-			   kind == REG_RWLOCK || kind == REG_CUSTOM) {
-			if (registry_fact(r, addr) & (FACT_SIGNAL | FACT_COUNTING))
-				return 0;
-			owner = registry_owner(r, addr, &next);
-			/* a semaphore-lock awaited by its own holder is a
-			 * signal (Condition.wait's waiter lock), not a deadlock */
-			if (owner && next == cur && kind == REG_SEMLOCK)
-				return 0;
-		} else {
-			return 0;	/* no owner: conditions, counting semaphores */
-		}
-		if (!next)
-			return 0;
-		if (next == me)
-			return n;
-		for (int k = 0; k < n; k++)
-			if (path[k] == next)
-				return 0;	/* a cycle not through me: its own thread reports it */
-		cur = next;
+	if (!addr || (flags & (REG_WAIT_TIMED | REG_WAIT_SHARED)))
+		return 0;
+	if (n_slots > REGISTRY_MAX_THREADS)
+		n_slots = REGISTRY_MAX_THREADS;
+	switch (kind) {
+	case REG_JOIN:
+		o = registry_slot_of(r, atomic_load(&s->wait_tid));
+		if (o)
+			next[n++] = o;
+		return n;
+	case REG_GIL:
+		o = registry_gil_holder(r);
+		if (o && o != s)
+			next[n++] = o;
+		return n;
+	case REG_MUTEX: case REG_SEMLOCK: case REG_RWLOCK: case REG_CUSTOM:
+		break;
+	default:
+		return 0;
 	}
+	if (registry_fact(r, addr) & (FACT_SIGNAL | FACT_COUNTING | FACT_SHARED))
+		return 0;
+	/* every holder: a writer waits for all readers to leave */
+	for (uint32_t i = 0; i < n_slots && n < CYCLE_FANOUT; i++) {
+		o = &r->slots[i];
+		if (!atomic_load(&o->tid))
+			continue;
+		for (uint32_t k = 0, held = held_count(o); k < held; k++) {
+			const struct registry_held *h = &o->held[k];
+
+			if (atomic_load(&h->addr) != addr)
+				continue;
+			/* a Lock taken by acquire() may be released by anyone */
+			if (kind == REG_SEMLOCK && !(h->flags & HELD_OWNED))
+				return 0;
+			/* readers do not block readers */
+			if ((flags & REG_WAIT_READ) && (h->flags & HELD_READ))
+				continue;
+			next[n++] = o;
+			break;
+		}
+	}
+	/* a reader kept out by readers alone waits behind a queued writer */
+	if (!n && kind == REG_RWLOCK && (flags & REG_WAIT_READ))
+		for (uint32_t i = 0; i < n_slots && n < CYCLE_FANOUT; i++) {
+			o = &r->slots[i];
+			if (o != s && atomic_load(&o->tid) &&
+			    atomic_load(&o->wait_addr) == addr &&
+			    atomic_load(&o->wait_kind) == REG_RWLOCK &&
+			    !(atomic_load(&o->wait_flags) &
+			      (REG_WAIT_READ | REG_WAIT_TIMED)))
+				next[n++] = o;
+		}
+	return n;
+}
+
+/*
+ * One depth-first walk of the owner edges from me, looking for a way
+ * back to me; the path's TIDs and generations, its length or 0.
+ */
+static int walk(const struct registry *r, const struct registry_slot *me,
+		pid_t *tids, uint64_t *gens, uint64_t *addrs, int max)
+{
+	const struct registry_slot *path[REGISTRY_MAX_CYCLE];
+	const struct registry_slot *next[REGISTRY_MAX_CYCLE][CYCLE_FANOUT];
+	int n_next[REGISTRY_MAX_CYCLE], at[REGISTRY_MAX_CYCLE];
+	/* explored without finding me: not worth a second look (keeps the
+	 * walk linear when many waiters share owners) */
+	const struct registry_slot *done[CYCLE_DONE_MAX];
+	int depth = 0, n_done = 0;
+
+	/* each slot's generation before what it says: a change under the
+	 * walk shows in the second walk's generations */
+	path[0] = me;
+	gens[0] = atomic_load(&me->gen);
+	tids[0] = atomic_load(&me->tid);
+	addrs[0] = atomic_load(&me->wait_addr);
+	n_next[0] = wait_owners(r, me, next[0]);
+	at[0] = 0;
+	while (depth >= 0) {
+		const struct registry_slot *o;
+		bool on_path = false;
+
+		if (at[depth] == n_next[depth]) {
+			if (n_done < CYCLE_DONE_MAX)
+				done[n_done++] = path[depth];
+			depth--;
+			continue;
+		}
+		o = next[depth][at[depth]++];
+		if (o == me)
+			return depth + 1;
+		for (int k = 0; k <= depth; k++)
+			on_path |= path[k] == o;
+		for (int k = 0; k < n_done && !on_path; k++)
+			on_path = done[k] == o;
+		/* a loop not through me is its own thread's to report */
+		if (on_path || depth + 1 >= max)
+			continue;
+		depth++;
+		path[depth] = o;
+		gens[depth] = atomic_load(&o->gen);
+		tids[depth] = atomic_load(&o->tid);
+		addrs[depth] = atomic_load(&o->wait_addr);
+		n_next[depth] = wait_owners(r, o, next[depth]);
+		at[depth] = 0;
+	}
+	return 0;
 }
 
 int registry_find_cycle(const struct registry *r,
@@ -347,18 +427,20 @@ int registry_find_cycle(const struct registry *r,
 {
 	pid_t tids2[REGISTRY_MAX_CYCLE];
 	uint64_t gens[REGISTRY_MAX_CYCLE], gens2[REGISTRY_MAX_CYCLE];
-	const struct registry_slot *path[REGISTRY_MAX_CYCLE];
+	uint64_t addrs[REGISTRY_MAX_CYCLE], addrs2[REGISTRY_MAX_CYCLE];
 	int n, n2;
 
 	if (max > REGISTRY_MAX_CYCLE)
 		max = REGISTRY_MAX_CYCLE;
-	n = walk(r, me, tids, gens, path, max);
+	n = walk(r, me, tids, gens, addrs, max);
 	if (!n)
 		return 0;
-	/* confirm: the same cycle, and no slot on it changed meanwhile */
-	n2 = walk(r, me, tids2, gens2, path, max);
+	/* confirm: the same cycle on the same objects, and no slot on it
+	 * changed meanwhile */
+	n2 = walk(r, me, tids2, gens2, addrs2, max);
 	if (n2 != n || memcmp(tids, tids2, n * sizeof(pid_t)) ||
-	    memcmp(gens, gens2, n * sizeof(uint64_t)))
+	    memcmp(gens, gens2, n * sizeof(uint64_t)) ||
+	    memcmp(addrs, addrs2, n * sizeof(uint64_t)))
 		return 0;
 	return n;
 }

@@ -1,13 +1,20 @@
 /*
  * The runtime's registry: every thread of a process, what it holds and
- * what it waits for, in a memfd ("pydeadlock-PID", reachable only through
- * the process's /proc/PID/fd, like its memory) that the process writes and
- * pydeadlock attach reads.
+ * what it waits for, in memory private to the process (a private mapping
+ * of a memfd named "pydeadlock-PID", so that /proc/PID/maps shows where it
+ * is; the descriptor is closed at once).  The process writes it; readers
+ * outside (attach, run's supervisor) copy it with process_vm_readv and
+ * set a victim's break flag with process_vm_writev.
+ *
+ * Private, not shared: a fork child's writes before it has a registry of
+ * its own go to its copy, never to its parent's, and the child finds in
+ * its copy what every thread of the parent held at the fork.
  *
  * Each thread writes only its own slot, so the fast path (an acquire that
  * does not block) touches no shared cache line and takes no lock.  A
- * thread about to block publishes its wait first, then walks the owner
- * edges; finding an owner scans the slots, which is the slow path's cost.
+ * thread about to block publishes its wait first, then looks for a cycle
+ * of waits that only their owners can end; finding an owner scans the
+ * slots, which is the slow path's cost.
  */
 #ifndef PD_REGISTRY_H
 #define PD_REGISTRY_H
@@ -18,50 +25,68 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 4
+#define REGISTRY_VERSION 5
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
 #define REGISTRY_FACTS 65536		/* objects with special semantics; power of 2 */
 #define REGISTRY_FACT_PROBES 32		/* a fuller neighbourhood: the fact is dropped */
-#define REGISTRY_MEMFD_FMT "pydeadlock-%d"	/* memfd name of a process */
-#define REGISTRY_FD_MIN 900	/* the registry's descriptor, when the limit allows */
+#define REGISTRY_MAX_ORPHANS 256	/* holds of a fork parent's other threads kept */
+#define REGISTRY_NAME_FMT "pydeadlock-%d"	/* memfd name: /memfd:pydeadlock-PID */
 
 /* What a thread holds or waits on (the runtime's own kinds). */
 enum registry_kind {
 	REG_NONE = 0,
-	REG_MUTEX,	/* pthread mutex: owned */
-	REG_SEMLOCK,	/* semaphore used as a lock (initial value 1): owned */
+	REG_MUTEX,	/* pthread mutex */
+	REG_SEMLOCK,	/* semaphore of initial value 1 (every Python Lock
+			 * up to 3.13.0); owned only when taken by `with` */
 	REG_SEM,	/* counting semaphore: no owner */
 	REG_COND,	/* condition variable: no owner */
-	REG_RWLOCK,	/* rwlock: writer owns */
+	REG_RWLOCK,	/* rwlock */
 	REG_JOIN,	/* pthread_join: waits for a thread's exit */
 	REG_CUSTOM,	/* a program's own lock (include/pydeadlock.h): owned */
+	REG_GIL,	/* CPython's GIL: its holder alone hands it on */
 };
 
+/* A wait's flags */
 #define REG_WAIT_TIMED 1	/* gives up by itself: never a deadlock edge */
+#define REG_WAIT_SHARED 2	/* a process-shared object: other processes may end it */
+#define REG_WAIT_READ 4		/* an rwlock's read side */
+#define REG_WAIT_COUNTING 8	/* a counting semaphore: no owner */
+#define REG_WAIT_SIGNAL 16	/* a lock posted by non-holders: a signal */
+
+/* A hold's flags */
+#define HELD_OWNED 1		/* only this thread will release it: a mutex, a
+				 * writer's rwlock, a Lock held by `with`, a
+				 * program's own lock */
+#define HELD_READ 2		/* an rwlock's read side */
+#define HELD_SHARED 4		/* process-shared */
 
 struct registry_held {
-	_Atomic uint64_t addr;	/* 0: a hole (forgotten by another thread) */
+	_Atomic uint64_t addr;	/* 0: a hole (released, or forgotten) */
 	uint64_t site;		/* return address of the acquiring call */
 	uint64_t py_code;	/* Python acquirer: its code object, or 0 */
 	int64_t py_lasti;	/* ... and bytecode offset (bytes) there */
 	uint32_t kind;		/* a recursive acquisition is an entry of its own */
-	uint32_t pad;
+	uint32_t flags;		/* HELD_* */
 };
 
 struct registry_slot {
 	_Atomic int32_t tid;	/* 0: free */
-	_Atomic uint32_t n_held;
+	_Atomic uint32_t n_held;	/* entries in use, holes included */
 	_Atomic uint64_t gen;	/* bumped on every change: confirms walks */
 	uint64_t self;		/* pthread_self() */
+	uint64_t py_tstate;	/* its PyThreadState once seen, 0 before */
 	_Atomic uint64_t wait_addr;	/* 0: not waiting */
 	_Atomic uint32_t wait_kind;
-	_Atomic uint32_t wait_flags;
+	_Atomic uint32_t wait_flags;	/* REG_WAIT_* */
 	_Atomic int32_t wait_tid;	/* join: the thread waited for */
 	uint32_t held_truncated;
 	uint64_t wait_site;
 	uint64_t wait_since_ns;	/* CLOCK_MONOTONIC when the wait began */
+	/* odd while the thread squeezes holes out of its held list: a
+	 * forget from another thread looks again afterwards */
+	_Atomic uint32_t compactions;
 	/* breaking: set by whoever chose this thread as the victim; the
 	 * thread's wait then fails (EDEADLK, or DeadlockError in Python) */
 	_Atomic uint32_t break_pending;
@@ -72,12 +97,35 @@ struct registry_slot {
 	struct registry_held held[REGISTRY_MAX_HELD];
 };
 
-/* A fact about one object: a counting semaphore, or a signal-style lock. */
+/* A fact about one object: a counting semaphore, a signal-style lock, or
+ * an object shared with other processes. */
 #define FACT_COUNTING 1
 #define FACT_SIGNAL 2
+#define FACT_SHARED 4
 struct registry_fact {
 	_Atomic uint64_t addr;	/* 0: empty; ~0: deleted */
 	_Atomic uint32_t flags;
+	uint32_t pad;
+};
+
+/* Something a thread of the fork parent held at the fork: in the child
+ * that thread does not exist, so nobody will release it. */
+struct registry_orphan {
+	uint64_t addr;
+	int32_t tid;		/* the parent's thread that held it */
+	uint32_t kind, flags;
+	uint32_t pad;
+	uint64_t site, py_code;
+	int64_t py_lasti;
+};
+
+/* Where CPython's GIL state is and how to read its holder (the shim
+ * fills this once Python runs; readers use it on the process's memory). */
+struct registry_gil {
+	uint64_t addr;		/* struct _gil_runtime_state, 0: none known */
+	uint32_t locked_off;	/* int locked */
+	uint32_t holder_off;	/* PyThreadState *last_holder */
+	uint32_t size;		/* the struct's size: a futex inside is a GIL wait */
 	uint32_t pad;
 };
 
@@ -85,33 +133,35 @@ struct registry {
 	uint64_t magic;
 	uint32_t version, max_threads;
 	int32_t pid;
+	int32_t fork_parent;	/* the process this one was forked from, 0 */
 	_Atomic uint32_t high_water;	/* slots ever used: scans stop here */
 	_Atomic uint32_t reporting;	/* a deadlock report is under way */
-	_Atomic uint32_t full_said;	/* limits reached, said once */
+	_Atomic uint32_t said;		/* one bit per message said once */
 	_Atomic uint32_t breakable;	/* waits poll break_pending (break, report) */
-	struct registry_fact facts[REGISTRY_FACTS];
+	_Atomic uint32_t n_orphans;
+	uint32_t pad;
+	/* signals with a handler the program installed itself (bit sig-1):
+	 * a handler may end any wait of the process */
+	_Atomic uint64_t user_signals;
+	struct registry_gil gil;
+	/* a report asked of the supervisor (pydeadlock run): the shim bumps
+	 * report_seq; the supervisor sets report_ack to it once its
+	 * snapshot is taken, and report_done once the report is written */
+	_Atomic uint32_t report_seq, report_ack, report_done;
+	uint32_t pad2;
+	struct registry_orphan orphans[REGISTRY_MAX_ORPHANS];
 	struct registry_slot slots[REGISTRY_MAX_THREADS];
+	/* last: a reader copying the header and the slots in use skips it */
+	struct registry_fact facts[REGISTRY_FACTS];
 };
 
 /*
- * Create and map the registry of this process; NULL on failure.  It is a
- * memfd: its descriptor (*fd) keeps it findable while the process lives,
- * and the kernel frees it when the process ends.
+ * Create and map the registry of this process; NULL on failure (errno).
+ * The memory is private to the process and freed with it.
  */
-struct registry *registry_create(pid_t pid, int *fd);
-/* Map another process's registry read-only; NULL when it has none. */
-const struct registry *registry_open(pid_t pid);
-/* The same, writable: for pydeadlock attach --break. */
-struct registry *registry_open_rw(pid_t pid);
-void registry_close(const struct registry *r);
-
-/*
- * A private copy of r as it is now (header, facts, the slots in use), for
- * a reader that stops the process: what it reads later stays consistent
- * with the stop.  Free with registry_copy_free(); NULL when out of memory.
- */
-struct registry *registry_copy(const struct registry *r);
-void registry_copy_free(struct registry *copy);
+struct registry *registry_create(pid_t pid);
+/* Unmap a registry (a fork child lets its parent's copy go). */
+void registry_destroy(struct registry *r);
 
 /* A free slot for thread tid, or NULL when all are taken. */
 struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
@@ -122,26 +172,39 @@ void registry_slot_release(struct registry_slot *s);
 struct registry_slot *registry_slot_of(const struct registry *r, pid_t tid);
 
 /*
- * Drop addr from every thread's held list: the object was destroyed, so
- * its address may be reused (threads other than the holder may destroy).
+ * Drop addr from every thread's held list and from the orphans: the
+ * object was destroyed or initialised again, so its address may be
+ * reused.  Threads other than the holder may call it; me (may be NULL)
+ * is the caller's slot, looked at first.
  */
-void registry_forget(struct registry *r, uint64_t addr);
+void registry_forget(struct registry *r, struct registry_slot *me,
+		     uint64_t addr);
 
-/* The holder of addr (the TID), or 0; its slot in *slot if not NULL. */
+/* The holder of addr (the TID), or 0; its slot and entry if not NULL. */
 pid_t registry_owner(const struct registry *r, uint64_t addr,
-		     const struct registry_slot **slot);
+		     const struct registry_slot **slot,
+		     const struct registry_held **entry);
+
+/* The orphan record of addr (held at the fork by a parent's thread). */
+const struct registry_orphan *registry_orphan_of(const struct registry *r,
+						 uint64_t addr);
 
 uint32_t registry_fact(const struct registry *r, uint64_t addr);
 /* Returns -1 when the table has no room near addr (the fact is lost). */
 int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags);
 void registry_fact_clear(struct registry *r, uint64_t addr);
 
+/* The holder of the GIL by its thread state, or NULL (in-process). */
+const struct registry_slot *registry_gil_holder(const struct registry *r);
+
 /*
  * Called by the thread of slot me after publishing that it waits: is
- * there a cycle of untimed waits through it?  Walks owner edges twice
- * and compares the slots' generations, so a graph that changed under the
- * walk is not reported.  Fills tids (me first, in wait order) and returns
- * the cycle's length, or 0.
+ * there a cycle of untimed waits through it that only their owners can
+ * end (mutexes, Locks held by `with`, rwlocks, joins, the GIL, a
+ * program's own locks)?  Walks twice and compares the slots'
+ * generations, so a graph that changed under the walk is not reported.
+ * Fills tids (me first, in wait order) and returns the cycle's length,
+ * or 0.  In-process only: it reads the objects' memory (the GIL).
  */
 int registry_find_cycle(const struct registry *r,
 			const struct registry_slot *me, pid_t *tids, int max);

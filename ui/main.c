@@ -13,11 +13,8 @@
 #include "ui/report.h"
 #include "ui/run.h"
 
-#define EXIT_NO_DEADLOCK 0
-#define EXIT_DEADLOCK 1
-
 static const char usage_text[] =
-	"Usage: pydeadlock attach [--json] [--stats] [--break] PID\n"
+	"Usage: pydeadlock attach [--json] [--stats] [--break] [--no-children] PID\n"
 	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] -- CMD [ARG...]\n"
@@ -25,9 +22,12 @@ static const char usage_text[] =
 	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
 	"\n"
-	"attach  stop process PID for a few milliseconds, read every thread's\n"
-	"        stack, what it waits for and who holds it, report deadlocks,\n"
-	"        and let the process go on as it was.\n"
+	"attach  stop process PID and the processes below it for a few\n"
+	"        milliseconds, read every thread's stack, what it waits for and\n"
+	"        who could end the wait, report deadlocks (certain, and\n"
+	"        potential: what only a signal, another program or a timeout\n"
+	"        could end), and let the processes go on as they were.\n"
+	"        --no-children  only PID, not the processes below it\n"
 	"        --json   print the report as one JSON object\n"
 	"        --stats  print how long the process was stopped (stderr)\n"
 	"        --break  fail one wait of the deadlock found, in a process run\n"
@@ -68,10 +68,11 @@ static int cmd_attach(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "json-to", required_argument, NULL, 'J' },
 		{ "snapshot-fd", required_argument, NULL, 'S' },
+		{ "no-children", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, stats = false, do_break = false;
+	bool json = false, stats = false, do_break = false, children = true;
 	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
@@ -101,6 +102,9 @@ static int cmd_attach(int argc, char **argv)
 		case 'b':
 			do_break = true;
 			break;
+		case 'n':
+			children = false;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -122,7 +126,10 @@ static int cmd_attach(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (attach_process(pid, &pm, err, sizeof(err)) < 0) {
+	/* the snapshot the shim asked for is of its own process only */
+	if (attach_snapshot_fd >= 0)
+		children = false;
+	if (attach_program(pid, children, &pm, err, sizeof(err)) < 0) {
 		error_msg("%s", err);
 		return EXIT_USAGE;
 	}
@@ -141,7 +148,7 @@ static int cmd_attach(int argc, char **argv)
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",
 			pm.n_threads, pm.stopped_ns / 1e6, elapsed_ms(&start));
-	rc = pm.n_deadlocks ? EXIT_DEADLOCK : EXIT_NO_DEADLOCK;
+	rc = pm.n_deadlocks ? EXIT_FOUND : EXIT_NO_DEADLOCK;
 	if (do_break && pm.n_deadlocks) {
 		pid_t victim = attach_break(&pm, err, sizeof(err));
 

@@ -45,8 +45,32 @@ static void wait_json(struct json_writer *j, const struct wait_info *w)
 	} else {
 		json_null(j);
 	}
+	json_key(j, "owned");
+	json_bool(j, w->owned);
+	json_key(j, "orphaned");
+	json_bool(j, w->orphaned);
 	json_key(j, "owner_unknown_why");
 	json_string(j, w->n_owners ? NULL : w->owner_why);
+	json_key(j, "shared");
+	json_bool(j, w->shared);
+	json_key(j, "wakers");
+	json_begin_array(j);
+	for (int k = 0; k < w->n_wakers; k++) {
+		json_begin_object(j);
+		json_key(j, "pid");
+		json_int(j, w->wakers[k].pid);
+		json_key(j, "tid");
+		if (w->wakers[k].tid)
+			json_int(j, w->wakers[k].tid);
+		else
+			json_null(j);
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_key(j, "external");
+	json_string(j, w->external);
+	json_key(j, "note");
+	json_string(j, w->note);
 	json_key(j, "site");
 	site_json(j, &w->site);
 	json_key(j, "detail");
@@ -84,6 +108,8 @@ static void frame_json(struct json_writer *j, const struct frame *f)
 static void thread_json(struct json_writer *j, const struct thread_model *t)
 {
 	json_begin_object(j);
+	json_key(j, "pid");
+	json_int(j, t->pid);
 	json_key(j, "tid");
 	json_int(j, t->tid);
 	json_key(j, "name");
@@ -108,6 +134,8 @@ static void thread_json(struct json_writer *j, const struct thread_model *t)
 		json_string(j, wait_kind_name(t->holds[h].kind));
 		json_key(j, "id");
 		json_address(j, t->holds[h].id);
+		json_key(j, "owned");
+		json_bool(j, t->holds[h].owned);
 		json_key(j, "site");
 		site_json(j, &t->holds[h].site);
 		json_end_object(j);
@@ -138,6 +166,8 @@ static void deadlocks_json(struct json_writer *j, const struct deadlock *d,
 		json_end_array(j);
 		json_key(j, "certain");
 		json_bool(j, d[i].certain);
+		json_key(j, "why");
+		json_string(j, d[i].why);
 		json_end_object(j);
 	}
 	json_end_array(j);
@@ -159,6 +189,30 @@ void report_json(FILE *out, const struct process_model *pm)
 	json_string(&j, pm->python_why);
 	json_key(&j, "stopped_us");
 	json_int(&j, (long long)(pm->stopped_ns / 1000));
+	json_key(&j, "processes");
+	json_begin_array(&j);
+	for (int i = 0; i < pm->n_procs; i++) {
+		const struct process_info *p = &pm->procs[i];
+
+		json_begin_object(&j);
+		json_key(&j, "pid");
+		json_int(&j, p->pid);
+		json_key(&j, "ppid");
+		json_int(&j, p->ppid);
+		json_key(&j, "comm");
+		json_string(&j, p->comm);
+		json_key(&j, "python");
+		json_string(&j, p->python_version);
+		json_key(&j, "under_run");
+		json_bool(&j, p->from_registry);
+		json_key(&j, "fork_parent");
+		if (p->fork_parent)
+			json_int(&j, p->fork_parent);
+		else
+			json_null(&j);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
 	json_key(&j, "threads");
 	json_begin_array(&j);
 	for (int i = 0; i < pm->n_threads; i++)

@@ -21,30 +21,42 @@ static void print_site(FILE *out, const struct site *s)
 		fprintf(out, " in %s", s->function);
 }
 
-static const char *thread_name(const struct process_model *pm, pid_t tid)
-{
-	for (int i = 0; i < pm->n_threads; i++)
-		if (pm->threads[i].tid == tid)
-			return pm->threads[i].name;
-	return NULL;
-}
-
 static void print_thread_ref(FILE *out, const struct process_model *pm,
 			     pid_t tid)
 {
-	const char *name = thread_name(pm, tid);
+	const struct thread_model *t = model_thread((struct process_model *)pm, tid);
 
-	if (name)
-		fprintf(out, "thread %d \"%s\"", tid, name);
+	if (t && t->pid != pm->pid)
+		fprintf(out, "thread %d \"%s\" of process %d", tid, t->name, t->pid);
+	else if (t)
+		fprintf(out, "thread %d \"%s\"", tid, t->name);
 	else
-		fprintf(out, "thread %d (no longer exists)", tid);
+		fprintf(out, "thread %d (not a thread of this process)", tid);
+}
+
+/* "process 12 (python3)" */
+static void print_process_ref(FILE *out, const struct process_model *pm,
+			      pid_t pid)
+{
+	const struct process_info *p = model_process((struct process_model *)pm, pid);
+
+	fprintf(out, "process %d", pid);
+	if (p && p->comm)
+		fprintf(out, " (%s)", p->comm);
 }
 
 /* "mutex 0x55d0 (_thread.lock) held by thread 12 "beta"" */
 static void print_wait(FILE *out, const struct process_model *pm,
 		       const struct wait_info *w)
 {
-	fprintf(out, "%s 0x%" PRIx64, wait_kind_name(w->kind), w->id);
+	if (w->kind == WAIT_PIPE)
+		fprintf(out, "pipe:[%" PRIu64 "]", w->id);
+	else if (w->kind == WAIT_CHILD && w->id)
+		fprintf(out, "the end of child process %" PRIu64, w->id);
+	else if (w->kind == WAIT_CHILD)
+		fprintf(out, "the end of a child process");
+	else
+		fprintf(out, "%s 0x%" PRIx64, wait_kind_name(w->kind), w->id);
 	if (w->pytype)
 		fprintf(out, " (%s)", w->pytype);
 	if (w->timed)
@@ -56,9 +68,47 @@ static void print_wait(FILE *out, const struct process_model *pm,
 				fprintf(out, ", ");
 			print_thread_ref(out, pm, w->owner_tids[k]);
 		}
-	} else if (w->owner_why) {
+	} else if (w->owner_why && w->kind != WAIT_PIPE && w->kind != WAIT_CHILD) {
 		fprintf(out, ", owner unknown: %s", w->owner_why);
 	}
+}
+
+/* Who alone could end the wait of t, as the verdict saw it. */
+static void print_enders(FILE *out, const struct process_model *pm,
+			 const struct thread_model *t)
+{
+	const struct wait_info *w = &t->wait;
+
+	if (w->owned && w->orphaned)
+		fprintf(out, "      nobody can end it: its owner %s\n",
+			w->n_owners ? "does not exist in this process"
+				    : "is gone");
+	else if (w->owned && w->n_owners)
+		fprintf(out, "      only %s can end it\n",
+			w->kind == WAIT_JOIN ? "the exit of that thread"
+					     : "its holder, by releasing it,");
+	else if (w->n_wakers) {
+		fprintf(out, "      only these could end it: ");
+		for (int k = 0; k < w->n_wakers; k++) {
+			if (k)
+				fprintf(out, ", ");
+			if (w->wakers[k].tid)
+				print_thread_ref(out, pm, w->wakers[k].tid);
+			else
+				print_process_ref(out, pm, w->wakers[k].pid);
+		}
+		fputc('\n', out);
+	} else {
+		fprintf(out, "      any thread of ");
+		print_process_ref(out, pm, t->pid);
+		fprintf(out, " could end it%s\n",
+			w->n_owners ? " (a lock taken by acquire() may be released by any thread)"
+				    : "");
+	}
+	if (w->external)
+		fprintf(out, "      from outside: %s\n", w->external);
+	if (w->note)
+		fprintf(out, "      note: %s\n", w->note);
 }
 
 static void print_frame(FILE *out, int i, const struct frame *f)
@@ -87,6 +137,8 @@ static void print_thread(FILE *out, const struct process_model *pm,
 	fprintf(out, "Thread %d \"%s\"", t->tid, t->name ? t->name : "");
 	if (t->comm && t->name && strcmp(t->comm, t->name))
 		fprintf(out, " [%s]", t->comm);
+	if (pm->n_procs > 1)
+		fprintf(out, " (process %d)", t->pid);
 	fprintf(out, ": %s", thread_state_name(t->state));
 	if (t->job_stopped)
 		fprintf(out, " (job-stopped)");
@@ -126,6 +178,7 @@ static void print_deadlock_thread(FILE *out, const struct process_model *pm,
 	fprintf(out, "\n      waiting at ");
 	print_site(out, &t->wait.site);
 	fputc('\n', out);
+	print_enders(out, pm, t);
 	for (int h = 0; h < t->n_holds; h++) {
 		const struct held *held = &t->holds[h];
 
@@ -148,8 +201,10 @@ static void print_deadlocks(FILE *out, const struct process_model *pm,
 		const struct deadlock *dl = &list[d];
 
 		if (potential)
-			fprintf(out, "\nPotential deadlock %d: %s of %d threads through a timed wait (it ends when the timeout expires):\n",
-				d + 1, deadlock_kind_name(dl->kind), dl->n_tids);
+			fprintf(out, "\nPotential deadlock %d: %s of %d thread%s, unless: %s\n",
+				d + 1, deadlock_kind_name(dl->kind), dl->n_tids,
+				dl->n_tids == 1 ? "" : "s",
+				dl->why ? dl->why : "something outside ends it");
 		else
 			fprintf(out, "\nDeadlock %d: %s of %d thread%s:\n", d + 1,
 				deadlock_kind_name(dl->kind), dl->n_tids,
@@ -167,11 +222,16 @@ void report_text(FILE *out, const struct process_model *pm)
 		const struct deadlock *d = &pm->deadlocks[0];
 
 		fprintf(out, "pydeadlock: deadlock in process %d (%s): ", pm->pid, comm);
+		if (pm->n_procs > 1)
+			fprintf(out, "(a program of %d processes) ", pm->n_procs);
 		if (pm->n_deadlocks > 1)
 			fprintf(out, "%d deadlocks\n", pm->n_deadlocks);
 		else
 			fprintf(out, "%s of %d thread%s\n", deadlock_kind_name(d->kind),
 				d->n_tids, d->n_tids == 1 ? "" : "s");
+	} else if (pm->n_potential) {
+		fprintf(out, "pydeadlock: no certain deadlock in process %d (%s), %d potential\n",
+			pm->pid, comm, pm->n_potential);
 	} else {
 		fprintf(out, "pydeadlock: no deadlock in process %d (%s), %d thread%s\n",
 			pm->pid, comm, pm->n_threads, pm->n_threads == 1 ? "" : "s");

@@ -101,17 +101,27 @@ static void *ab(void *arg)
 	return NULL;
 }
 
-/* the shim's registry of this process, read-only: its high-water mark */
+/* the shim's registry of this process (its mapping, named in
+ * /proc/self/maps), read-only: its high-water mark */
 static void print_high_water(void)
 {
-	const struct registry *r = registry_open(getpid());
+	char want[64], line[512];
+	const struct registry *r = NULL;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	unsigned long start;
 
+	snprintf(want, sizeof(want), "/memfd:" REGISTRY_NAME_FMT " (deleted)",
+		 (int)getpid());
+	while (maps && !r && fgets(line, sizeof(line), maps))
+		if (strstr(line, want) && sscanf(line, "%lx-", &start) == 1)
+			r = (const struct registry *)start;
+	if (maps)
+		fclose(maps);
 	if (!r) {
 		puts("high_water none");
 		return;
 	}
 	printf("high_water %u\n", atomic_load(&r->high_water));
-	registry_close(r);
 }
 
 int main(int argc, char **argv)

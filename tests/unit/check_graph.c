@@ -180,135 +180,10 @@ START_TEST(test_figure_eight)
 }
 END_TEST
 
-/* Build a model of n threads, thread i waiting on kind with owner owners[i]. */
-static void model_make(struct process_model *pm, int n, enum wait_kind kind,
-		       const int *owners, const bool *timed)
-{
-	memset(pm, 0, sizeof(*pm));
-	pm->threads = calloc(n, sizeof(*pm->threads));
-	pm->n_threads = n;
-	for (int i = 0; i < n; i++) {
-		struct thread_model *t = &pm->threads[i];
-
-		t->tid = 100 + i;
-		t->state = owners[i] >= -1 ? THREAD_WAITING : THREAD_RUNNING;
-		if (owners[i] < -1)
-			continue;
-		t->wait.kind = kind;
-		t->wait.id = 0x1000 + i;
-		t->wait.timed = timed && timed[i];
-		if (owners[i] >= 0) {
-			t->wait.owner_tids[0] = owners[i];
-			t->wait.n_owners = 1;
-		}
-	}
-}
-
-START_TEST(test_verdict_cycle_and_holds)
-{
-	struct process_model pm;
-	int owners[] = { 101, 100, 100 };	/* 100 <-> 101, 102 waits on 100 */
-
-	model_make(&pm, 3, WAIT_MUTEX, owners, NULL);
-	pm.threads[2].wait.id = pm.threads[1].wait.id;	/* both want one mutex */
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 1);
-	ck_assert_int_eq(pm.deadlocks[0].kind, DEADLOCK_CYCLE);
-	ck_assert_int_eq(pm.deadlocks[0].n_tids, 2);
-	ck_assert_int_eq(pm.threads[0].n_holds, 1);
-	ck_assert_int_eq(pm.threads[0].holds[0].id, 0x1001);
-	model_free(&pm);
-}
-END_TEST
-
-START_TEST(test_verdict_timed_is_potential)
-{
-	struct process_model pm;
-	int owners[] = { 101, 100 };
-	bool timed[] = { true, false };
-
-	model_make(&pm, 2, WAIT_MUTEX, owners, timed);
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 0);
-	ck_assert_int_eq(pm.n_potential, 1);
-	ck_assert(!pm.potential[0].certain);
-	model_free(&pm);
-}
-END_TEST
-
-START_TEST(test_verdict_orphaned)
-{
-	struct process_model pm;
-	int owners[] = { 4242, -2 };	/* owner 4242 is not a thread */
-
-	model_make(&pm, 2, WAIT_MUTEX, owners, NULL);
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 1);
-	ck_assert_int_eq(pm.deadlocks[0].kind, DEADLOCK_ORPHANED);
-	ck_assert_int_eq(pm.deadlocks[0].tids[0], 100);
-	model_free(&pm);
-}
-END_TEST
-
-START_TEST(test_verdict_all_blocked)
-{
-	struct process_model pm;
-	int owners[] = { -1, -1, -1 };
-
-	model_make(&pm, 3, WAIT_COND, owners, NULL);
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 1);
-	ck_assert_int_eq(pm.deadlocks[0].kind, DEADLOCK_ALL_BLOCKED);
-	ck_assert_int_eq(pm.deadlocks[0].n_tids, 3);
-	model_free(&pm);
-}
-END_TEST
-
-START_TEST(test_verdict_one_running_no_all_blocked)
-{
-	struct process_model pm;
-	int owners[] = { -1, -1, -2 };	/* the third thread runs */
-
-	model_make(&pm, 3, WAIT_COND, owners, NULL);
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 0);
-	model_free(&pm);
-}
-END_TEST
-
-START_TEST(test_verdict_timed_wait_no_all_blocked)
-{
-	struct process_model pm;
-	int owners[] = { -1, -1 };
-	bool timed[] = { false, true };
-
-	model_make(&pm, 2, WAIT_COND, owners, timed);
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 0);
-	model_free(&pm);
-}
-END_TEST
-
-/* A thread joining a thread of the cycle is explained by it: no all-blocked. */
-START_TEST(test_verdict_join_behind_cycle)
-{
-	struct process_model pm;
-	int owners[] = { 101, 100, 100 };
-
-	model_make(&pm, 3, WAIT_MUTEX, owners, NULL);
-	pm.threads[2].wait.kind = WAIT_JOIN;
-	ck_assert_int_eq(verdict_compute(&pm), 0);
-	ck_assert_int_eq(pm.n_deadlocks, 1);
-	ck_assert_int_eq(pm.deadlocks[0].kind, DEADLOCK_CYCLE);
-	model_free(&pm);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("waitfor_graph");
 	TCase *tc = tcase_create("graph");
-	TCase *tv = tcase_create("verdict");
 	SRunner *sr;
 	int failed;
 
@@ -321,15 +196,7 @@ int main(void)
 	tcase_add_test(tc, test_long_chain);
 	tcase_add_test(tc, test_many_components);
 	tcase_add_test(tc, test_figure_eight);
-	tcase_add_test(tv, test_verdict_cycle_and_holds);
-	tcase_add_test(tv, test_verdict_timed_is_potential);
-	tcase_add_test(tv, test_verdict_orphaned);
-	tcase_add_test(tv, test_verdict_all_blocked);
-	tcase_add_test(tv, test_verdict_one_running_no_all_blocked);
-	tcase_add_test(tv, test_verdict_timed_wait_no_all_blocked);
-	tcase_add_test(tv, test_verdict_join_behind_cycle);
 	suite_add_tcase(s, tc);
-	suite_add_tcase(s, tv);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "common/error.h"
 #include "tracer/attach/attach.h"
 #include "tracer/attach/native_wait.h"
+#include "tracer/attach/program_view.h"
 #include "tracer/attach/python_view.h"
+#include "tracer/attach/registry_remote.h"
 #include "tracer/attach/registry_view.h"
 #include "tracer/attach/snapshot.h"
 #include "tracer/attach/symbols.h"
@@ -115,82 +118,173 @@ static void describe_thread(struct unwinder *uw, struct symbolizer *sym,
 	native_wait_classify(t, tm);
 }
 
-/* What is read while the process is stopped, besides the snapshot. */
-struct attach_capture {
-	struct python_view *pv;
-	const struct registry *live;	/* the shim's registry, mapped */
-	struct registry *copy;		/* ... as it was during the stop */
-};
-
-static void capture_stopped(struct process_snapshot *ps, void *ctx)
-{
-	struct attach_capture *c = ctx;
-
-	if (c->live)
-		c->copy = registry_copy(c->live);
-	c->pv->registry = c->copy;
-	if (c->pv->loc)
-		python_view_capture(ps, c->pv);
-}
-
-int attach_process(pid_t pid, struct process_model *pm, char *err,
-		   size_t err_size)
-{
+/* One process being attached to, and what its stop captured. */
+struct attach_target {
+	pid_t pid;
+	bool stopped;
 	struct process_snapshot ps;
 	struct python_view pv;
-	struct attach_capture cap = { &pv, NULL, NULL };
-	struct unwinder *uw;
-	struct symbolizer *sym;
+	uint64_t registry_addr;	/* the shim's registry, 0: none */
+	struct registry *registry;	/* ... copied during the stop */
+};
+
+/* While every process is stopped: registers, stacks, registry, Python. */
+static int capture_stopped(struct attach_target *t, char *err, size_t err_size)
+{
+	if (snapshot_copy(&t->ps, err, err_size) < 0)
+		return -1;
+	if (t->registry_addr)
+		t->registry = registry_read(t->pid, NULL);
+	t->pv.registry = t->registry;
+	if (t->pv.loc)
+		python_view_capture(&t->ps, &t->pv);
+	return 0;
+}
+
+/* The model of one stopped process: its threads, then its views. */
+static void describe_process(struct attach_target *t, struct process_model *pm)
+{
+	struct process_info *proc = model_add_process(pm, t->pid);
+	struct unwinder *uw = unwinder_new(&t->ps);
+	struct symbolizer *sym = symbolizer_new(t->pid);
 	struct proc_stat st;
-	char *exe;
+
+	if (procfs_stat(t->pid, 0, &st) == 0) {
+		proc->comm = xstrdup(st.comm);
+		proc->ppid = st.ppid;
+	}
+	proc->exe = procfs_read("/proc/%d/cmdline", t->pid);	/* argv[0] */
+	if (!sym)
+		debug_msg("no symbols for process %d", t->pid);
+	pm->threads = xrealloc(pm->threads, pm->n_threads + t->ps.n_threads + 1,
+			       sizeof(*pm->threads));
+	for (int i = 0; i < t->ps.n_threads; i++) {
+		const struct thread_snapshot *ts = &t->ps.threads[i];
+		struct thread_model *tm;
+
+		if (ts->gone)
+			continue;
+		tm = &pm->threads[pm->n_threads++];
+		memset(tm, 0, sizeof(*tm));
+		tm->pid = t->pid;
+		describe_thread(uw, sym, ts, tm);
+	}
+	registry_view_waits(t->registry, pm, t->pid, sym);
+	python_view_apply(&t->pv, &t->ps, pm);
+	proc = model_process(pm, t->pid);
+	proc->wake_signals = t->registry ? 0
+			     : program_view_wake_signals(t->pid, proc->python_version);
+	registry_view_owners(t->registry, pm, t->pid, sym, t->pv.loc);
+	if (t->pv.why)
+		proc->python_why = xstrdup(t->pv.why);
+	if (t->ps.stopped_ns > pm->stopped_ns)
+		pm->stopped_ns = t->ps.stopped_ns;
+	symbolizer_free(sym);
+	unwinder_free(uw);
+}
+
+static void targets_free(struct attach_target *targets, int n)
+{
+	for (int i = 0; i < n; i++) {
+		python_view_free(&targets[i].pv);
+		registry_copy_free(targets[i].registry);
+		snapshot_free(&targets[i].ps);
+	}
+	free(targets);
+}
+
+int attach_processes(const pid_t *pids, int n, struct process_model *pm,
+		     char *err, size_t err_size)
+{
+	struct attach_target *targets;
+	const struct process_info *first;
+	int rc = -1;
 
 	memset(pm, 0, sizeof(*pm));
-	pid = check_target(pid, err, err_size);
-	if (pid < 0)
+	if (n < 1 || check_target(pids[0], err, err_size) != pids[0])
 		return -1;
-	python_view_locate(&pv, pid);
-	cap.live = registry_open(pid);	/* under pydeadlock run */
-	if (snapshot_take(pid, &ps, capture_stopped, &cap, err, err_size) < 0) {
-		python_view_free(&pv);
-		registry_close(cap.live);
-		registry_copy_free(cap.copy);
-		return -1;
+	targets = xcalloc(n, sizeof(*targets));
+	for (int i = 0; i < n; i++) {
+		targets[i].pid = pids[i];
+		python_view_locate(&targets[i].pv, pids[i]);
+		targets[i].registry_addr = registry_find(pids[i]);
 	}
-	registry_close(cap.live);
+	/* every process stopped before anything is read: one moment */
+	for (int i = 0; i < n; i++) {
+		char why[512];
+
+		if (snapshot_stop(pids[i], &targets[i].ps, i ? why : err,
+				  i ? sizeof(why) : err_size) == 0)
+			targets[i].stopped = true;
+		else if (i == 0)
+			goto release;
+		else
+			debug_msg("process %d left out: %s", pids[i], why);
+	}
+	for (int i = 0; i < n; i++) {
+		char why[512];
+
+		if (targets[i].stopped &&
+		    capture_stopped(&targets[i], i ? why : err,
+				    i ? sizeof(why) : err_size) < 0) {
+			if (i == 0)
+				goto release;
+			targets[i].stopped = false;
+		}
+	}
+	rc = 0;
+release:
+	for (int i = 0; i < n; i++)
+		if (targets[i].ps.n_threads)
+			snapshot_release(&targets[i].ps);
 	if (attach_snapshot_fd >= 0) {
 		(void)!write(attach_snapshot_fd, "s", 1);
 		close(attach_snapshot_fd);
 		attach_snapshot_fd = -1;
 	}
-
-	pm->pid = pid;
-	pm->stopped_ns = ps.stopped_ns;
-	if (procfs_stat(pid, 0, &st) == 0)
-		pm->comm = xstrdup(st.comm);
-	exe = procfs_read("/proc/%d/cmdline", pid);
-	pm->exe = exe;	/* argv[0]: up to the first NUL */
-
-	uw = unwinder_new(&ps);
-	sym = symbolizer_new(pid);
-	if (!sym)
-		debug_msg("no symbols for process %d", pid);
-	pm->threads = xcalloc(ps.n_threads, sizeof(*pm->threads));
-	for (int i = 0; i < ps.n_threads; i++) {
-		const struct thread_snapshot *t = &ps.threads[i];
-
-		if (t->gone)
-			continue;
-		describe_thread(uw, sym, t, &pm->threads[pm->n_threads++]);
+	if (rc < 0) {
+		targets_free(targets, n);
+		return -1;
 	}
-	registry_view_waits(pv.registry, pm, sym);
-	python_view_apply(&pv, &ps, pm);
-	registry_view_owners(pv.registry, pm, sym, pv.loc);
-	if (pv.why)
-		pm->python_why = xstrdup(pv.why);
-	python_view_free(&pv);
-	registry_copy_free(cap.copy);
-	symbolizer_free(sym);
-	unwinder_free(uw);
-	snapshot_free(&ps);
+	for (int i = 0; i < n; i++)
+		if (targets[i].stopped)
+			describe_process(&targets[i], pm);
+	program_view_apply(pm, true);
+	first = &pm->procs[0];
+	pm->pid = first->pid;
+	pm->comm = xstrdup(first->comm);
+	pm->exe = xstrdup(first->exe);
+	pm->python_version = xstrdup(first->python_version);
+	pm->python_why = xstrdup(first->python_why);
+	pm->from_registry = first->from_registry;
+	targets_free(targets, n);
 	return 0;
+}
+
+int attach_program(pid_t pid, bool children, struct process_model *pm,
+		   char *err, size_t err_size)
+{
+	pid_t *pids = NULL;
+	int n, rc;
+
+	memset(pm, 0, sizeof(*pm));
+	pid = check_target(pid, err, err_size);
+	if (pid < 0)
+		return -1;
+	n = children ? procfs_descendants(pid, &pids) : -1;
+	if (n < 1) {
+		free(pids);
+		pids = xmalloc(sizeof(*pids));
+		pids[0] = pid;
+		n = 1;
+	}
+	rc = attach_processes(pids, n, pm, err, err_size);
+	free(pids);
+	return rc;
+}
+
+int attach_process(pid_t pid, struct process_model *pm, char *err,
+		   size_t err_size)
+{
+	return attach_program(pid, false, pm, err, err_size);
 }

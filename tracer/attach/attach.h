@@ -5,6 +5,7 @@
 #ifndef PD_ATTACH_H
 #define PD_ATTACH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,6 +18,16 @@
  */
 int attach_process(pid_t pid, struct process_model *pm, char *err,
 		   size_t err_size);
+/*
+ * The same for pid and, with children, every process below it, all
+ * stopped together (one consistent moment) and described in one model.
+ * A descendant that cannot be read is left out (--debug says why).
+ */
+int attach_program(pid_t pid, bool children, struct process_model *pm,
+		   char *err, size_t err_size);
+/* The same for a list of processes; errors about pids[0] fail it. */
+int attach_processes(const pid_t *pids, int n, struct process_model *pm,
+		     char *err, size_t err_size);
 
 /* When >= 0: a byte is written there, and it is closed, once the process
  * has been let go after its snapshot (the shim waits for this to break a

@@ -2,76 +2,108 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "runtime/registry.h"
 #include "tracer/attach/attach_break.h"
+#include "tracer/attach/registry_remote.h"
 
-/* Did the thread of s leave the wait it was in (wait_addr)? */
-static bool left_wait(struct registry_slot *s, uint64_t addr)
+/* Did thread tid of pid leave the wait it was in (addr)? */
+static bool left_wait(pid_t pid, uint64_t reg, pid_t tid, uint64_t addr)
 {
 	for (int ms = 0; ms < BREAK_WAIT_MS; ms++) {
 		struct timespec nap = { 0, 1000000 };
+		struct registry *r = registry_read(pid, NULL);
+		const struct registry_slot *s = r ? registry_slot_of(r, tid) : NULL;
+		bool left = !s || atomic_load(&s->wait_addr) != addr;
 
-		if (atomic_load(&s->wait_addr) != addr)
-			return true;
+		registry_copy_free(r);
+		if (left || !reg)
+			return left;
 		nanosleep(&nap, NULL);
 	}
 	return false;
 }
 
-pid_t attach_break(const struct process_model *pm, char *why, size_t size)
+/* Can the wait of slot s be failed?  Never a condition's or the GIL's. */
+static bool breakable_wait(const struct registry_slot *s)
 {
-	const struct deadlock *d = pm->n_deadlocks ? &pm->deadlocks[0] : NULL;
-	struct registry *r;
-	bool tried[REGISTRY_MAX_CYCLE] = { 0 };
-	pid_t victim = -1;
+	uint32_t kind = atomic_load(&s->wait_kind);
 
-	if (!d) {
-		snprintf(why, size, "no deadlock to break in process %d", pm->pid);
-		return -1;
-	}
-	r = registry_open_rw(pm->pid);
-	if (!r || !atomic_load(&r->breakable)) {
-		snprintf(why, size,
-			 "process %d does not run under 'pydeadlock run --on-deadlock=report' or '=break': its waits cannot be failed from outside",
-			 pm->pid);
-		registry_close(r);
-		return -1;
-	}
+	return atomic_load(&s->wait_addr) && kind != REG_COND &&
+	       kind != REG_GIL && !(atomic_load(&s->wait_flags) & REG_WAIT_TIMED);
+}
+
+pid_t attach_break_deadlock(const struct process_model *pm,
+			    const struct deadlock *d, const char *how,
+			    char *why, size_t size)
+{
+	bool tried[REGISTRY_MAX_CYCLE] = { 0 };
+	bool any_registry = false;
+
 	/* newest waiter first: its failure undoes least */
 	for (int round = 0; round < d->n_tids && round < REGISTRY_MAX_CYCLE; round++) {
-		struct registry_slot *best = NULL;
+		struct registry *best_r = NULL;
+		const struct registry_slot *best = NULL;
+		uint64_t best_addr = 0;
+		pid_t best_pid = 0;
 		int best_i = -1;
 
 		for (int i = 0; i < d->n_tids && i < REGISTRY_MAX_CYCLE; i++) {
-			struct registry_slot *s = registry_slot_of(r, d->tids[i]);
+			const struct thread_model *t =
+				model_thread((struct process_model *)pm, d->tids[i]);
+			struct registry *r;
+			const struct registry_slot *s;
+			uint64_t addr;
 
-			if (tried[i] || !s || !atomic_load(&s->wait_addr))
+			if (tried[i] || !t || !(r = registry_read(t->pid, &addr)))
 				continue;
-			if (!best || s->wait_since_ns > best->wait_since_ns) {
-				best = s;
-				best_i = i;
+			any_registry |= atomic_load(&r->breakable);
+			s = registry_slot_of(r, d->tids[i]);
+			if (!atomic_load(&r->breakable) || !s || !breakable_wait(s) ||
+			    (best && s->wait_since_ns <= best->wait_since_ns)) {
+				registry_copy_free(r);
+				continue;
 			}
+			registry_copy_free(best_r);
+			best_r = r;
+			best = s;
+			best_addr = addr;
+			best_pid = t->pid;
+			best_i = i;
 		}
 		if (!best)
 			break;
 		tried[best_i] = true;
-		uint64_t addr = atomic_load(&best->wait_addr);
-		pid_t tid = atomic_load(&best->tid);	/* gone once it has left */
+		uint64_t waited = atomic_load(&best->wait_addr);
+		pid_t tid = atomic_load(&best->tid);
+		char msg[192];
 
-		snprintf(best->break_why, sizeof(best->break_why),
-			 "deadlock: this wait (thread %d, for 0x%llx) would never end; failed by pydeadlock attach --break",
-			 (int)atomic_load(&best->tid), (unsigned long long)addr);
-		atomic_store(&best->break_pending, 1);
-		if (left_wait(best, addr)) {
-			victim = tid;
-			break;
+		snprintf(msg, sizeof(msg),
+			 "deadlock: this wait (thread %d, for 0x%llx) would never end; failed by %s",
+			 (int)tid, (unsigned long long)waited, how);
+		if (registry_break_thread(best_pid, best_addr,
+					  (uint32_t)(best - best_r->slots), msg) == 0 &&
+		    left_wait(best_pid, best_addr, tid, waited)) {
+			registry_copy_free(best_r);
+			return tid;
 		}
-		atomic_store(&best->break_pending, 0);	/* it refused: the next */
+		registry_copy_free(best_r);
 	}
-	if (victim < 0)
+	if (!any_registry)
+		snprintf(why, size,
+			 "process %d does not run under 'pydeadlock run --on-deadlock=report' or '=break': its waits cannot be failed from outside",
+			 pm->pid);
+	else
 		snprintf(why, size,
 			 "no thread of the deadlock in process %d could be made to fail its wait",
 			 pm->pid);
-	registry_close(r);
-	return victim;
+	return -1;
+}
+
+pid_t attach_break(const struct process_model *pm, char *why, size_t size)
+{
+	if (!pm->n_deadlocks) {
+		snprintf(why, size, "no deadlock to break in process %d", pm->pid);
+		return -1;
+	}
+	return attach_break_deadlock(pm, &pm->deadlocks[0],
+				     "pydeadlock attach --break", why, size);
 }

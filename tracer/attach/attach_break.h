@@ -18,5 +18,9 @@
  * waiting).  Returns the victim's TID, or -1 with the reason in why.
  */
 pid_t attach_break(const struct process_model *pm, char *why, size_t size);
+/* The same for deadlock d of pm; how names who breaks it (the message). */
+pid_t attach_break_deadlock(const struct process_model *pm,
+			    const struct deadlock *d, const char *how,
+			    char *why, size_t size);
 
 #endif

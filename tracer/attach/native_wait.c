@@ -135,6 +135,8 @@ static void classify_futex(const struct thread_snapshot *t,
 	w->id = uaddr;
 	w->sync_addr = uaddr;
 	w->timed = t->syscall_args[3] != 0;
+	/* a futex without the private flag may be woken by other processes */
+	w->shared = !(op & FUTEX_PRIVATE_FLAG);
 	snprintf(detail, sizeof(detail), "futex(0x%" PRIx64 ", %s%s)", uaddr,
 		 cmd_name, op & FUTEX_PRIVATE_FLAG ? "_PRIVATE" : "");
 	w->detail = xstrdup(detail);
@@ -151,11 +153,12 @@ static void classify_futex(const struct thread_snapshot *t,
 			break;
 		}
 		owner = cmd == FUTEX_LOCK_PI
-			? futex_area_int(t, 0) & FUTEX_TID_MASK_BITS
+			? futex_area_int(t, 0) & GLIBC_FUTEX_TID_MASK
 			: futex_area_int(t, GLIBC_MUTEX_OWNER_OFFSET);
 		if (owner > 0) {
 			w->owner_tids[0] = owner;
 			w->n_owners = 1;
+			w->owned = true;
 		} else {
 			w->owner_why = "the mutex records no owner (it is being handed over)";
 		}
@@ -166,6 +169,7 @@ static void classify_futex(const struct thread_snapshot *t,
 		if (t->futex_area_ok && futex_area_int(t, 0) > 0) {
 			w->owner_tids[0] = futex_area_int(t, 0);
 			w->n_owners = 1;
+			w->owned = true;
 		} else {
 			w->owner_why = "the joined thread could not be read";
 		}
@@ -197,27 +201,34 @@ void native_wait_classify(const struct thread_snapshot *t,
 	}
 	/* a job-stopped thread still sits in the call it will go back to */
 	tm->job_stopped = t->group_stopped;
+	tm->in_syscall = t->in_syscall;
+	tm->syscall_nr = t->syscall_nr;
+	memcpy(tm->syscall_args, t->syscall_args, sizeof(tm->syscall_args));
 	if (!t->in_syscall) {
 		tm->state = THREAD_RUNNING;
 		return;
 	}
 	name = syscall_name(t->syscall_nr);
 	tm->state_detail = xstrdup(name ? name : "unknown syscall");
-	switch (t->syscall_nr) {
-	case SYS_futex:
+	if (t->syscall_nr == SYS_futex)
 		classify_futex(t, tm);
-		return;
+	else
+		tm->state = native_call_state(t->syscall_nr, t->syscall_args);
+}
+
+enum thread_state native_call_state(long nr, const uint64_t *args)
+{
+	switch (nr) {
+	case SYS_futex:
+		return THREAD_WAITING;
 	case SYS_nanosleep:
 	case SYS_clock_nanosleep:
-		tm->state = THREAD_SLEEPING;
-		return;
+		return THREAD_SLEEPING;
 	case SYS_select: case SYS_pselect6:
 		/* no descriptors: a sleep (Python 3.9's time.sleep, usleep) */
-		tm->state = t->syscall_args[0] ? THREAD_IO : THREAD_SLEEPING;
-		return;
+		return args[0] ? THREAD_IO : THREAD_SLEEPING;
 	case SYS_poll: case SYS_ppoll:
-		tm->state = t->syscall_args[1] ? THREAD_IO : THREAD_SLEEPING;
-		return;
+		return args[1] ? THREAD_IO : THREAD_SLEEPING;
 	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
 	case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
 	case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
@@ -226,10 +237,8 @@ void native_wait_classify(const struct thread_snapshot *t,
 	case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2:
 	case SYS_io_getevents: case SYS_io_uring_enter: case SYS_openat:
 	case SYS_open: case SYS_flock: case SYS_fcntl:
-		tm->state = THREAD_IO;
-		return;
+		return THREAD_IO;
 	default:
-		tm->state = THREAD_SYSCALL;
-		return;
+		return THREAD_SYSCALL;
 	}
 }

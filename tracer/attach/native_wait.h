@@ -7,16 +7,19 @@
 #ifndef PD_NATIVE_WAIT_H
 #define PD_NATIVE_WAIT_H
 
+#include "common/glibc_layout.h"
 #include "common/model.h"
 #include "tracer/attach/snapshot.h"
 
-/* glibc 2.x x86_64 layouts (bits/struct_mutex.h, bits/struct_rwlock.h) */
-#define GLIBC_MUTEX_OWNER_OFFSET 8	/* int __owner */
-#define GLIBC_MUTEX_KIND_OFFSET 16	/* int __kind */
-#define FUTEX_TID_MASK_BITS 0x3fffffff	/* PI futex word: owner TID */
-
 /* Name of an x86_64 system call, or NULL. */
 const char *syscall_name(long nr);
+
+/*
+ * The state of a thread asleep in system call nr with these arguments,
+ * as far as the call tells: sleeping, in I/O, waiting (a futex), or in
+ * another call.
+ */
+enum thread_state native_call_state(long nr, const uint64_t *args);
 
 /* Fill tm's state, state_detail and wait from the snapshot and tm->frames. */
 void native_wait_classify(const struct thread_snapshot *t,

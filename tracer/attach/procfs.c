@@ -75,6 +75,8 @@ int procfs_parse_status(const char *text, struct proc_status *out)
 			got |= 16;
 		} else if (sscanf(line, "CapEff: %" SCNx64, &out->cap_effective) == 1) {
 			got |= 32;
+		} else if (sscanf(line, "SigCgt: %" SCNx64, &out->sig_caught) == 1) {
+			;	/* optional: older kernels, unit tests */
 		}
 		line = nl ? nl + 1 : NULL;
 	}
@@ -303,4 +305,117 @@ int procfs_tasks(pid_t pid, pid_t **tids)
 		return -1;
 	}
 	return n;
+}
+
+int procfs_children(pid_t pid, pid_t **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t *v = NULL;
+	int n = 0, cap = 0;
+
+	*out = NULL;
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct proc_stat st;
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+
+		if (*end || p <= 0 || procfs_stat((pid_t)p, 0, &st) < 0 ||
+		    st.ppid != pid || st.state == 'Z' || st.state == 'X')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			v = realloc(v, cap * sizeof(*v));
+			if (!v) {
+				closedir(d);
+				return -1;
+			}
+		}
+		v[n++] = (pid_t)p;
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
+int procfs_descendants(pid_t pid, pid_t **out)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	struct { pid_t pid, ppid; } *all = NULL;
+	pid_t *v;
+	int n_all = 0, cap = 0, n = 0;
+
+	*out = NULL;
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct proc_stat st;
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+
+		if (*end || p <= 0 || procfs_stat((pid_t)p, 0, &st) < 0 ||
+		    st.state == 'Z' || st.state == 'X')
+			continue;
+		if (n_all == cap) {
+			void *grown;
+
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(all, cap * sizeof(*all));
+			if (!grown) {
+				free(all);
+				closedir(d);
+				return -1;
+			}
+			all = grown;
+		}
+		all[n_all].pid = (pid_t)p;
+		all[n_all++].ppid = st.ppid;
+	}
+	closedir(d);
+	v = malloc((n_all + 1) * sizeof(*v));
+	if (!v) {
+		free(all);
+		return -1;
+	}
+	/* breadth first: v holds the tree found so far, scanned in order */
+	v[n++] = pid;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < n_all; k++)
+			if (all[k].ppid == v[i] && all[k].pid != pid)
+				v[n++] = all[k].pid;
+	free(all);
+	*out = v;
+	return n;
+}
+
+int procfs_fd_target(pid_t pid, int fd, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+int procfs_fd_flags(pid_t pid, int fd)
+{
+	char *text = procfs_read("/proc/%d/fdinfo/%d", (int)pid, fd);
+	const char *line;
+	unsigned int flags;
+	int rc = -1;
+
+	if (!text)
+		return -1;
+	line = strstr(text, "flags:");
+	if (line && sscanf(line, "flags: %o", &flags) == 1)
+		rc = (int)flags;
+	free(text);
+	return rc;
 }

@@ -29,6 +29,7 @@ struct proc_status {
 	pid_t tracer_pid;
 	uid_t uid_real, uid_effective;
 	uint64_t cap_effective;
+	uint64_t sig_caught;	/* SigCgt: signals with a handler (bit sig-1) */
 };
 
 struct map_entry {
@@ -61,5 +62,13 @@ int procfs_maps(pid_t pid, struct maps *out);
 void procfs_comm(pid_t pid, pid_t tid, char *buf, size_t size);
 /* Lists /proc/PID/task into a new array; returns the count or -1. */
 int procfs_tasks(pid_t pid, pid_t **tids);
+/* The live children of pid, from every /proc/N/stat; count or -1. */
+int procfs_children(pid_t pid, pid_t **out);
+/* pid and every live process below it, parents first; count or -1. */
+int procfs_descendants(pid_t pid, pid_t **out);
+/* What descriptor fd of pid is ("pipe:[123]", a path); 0 or -1. */
+int procfs_fd_target(pid_t pid, int fd, char *buf, size_t size);
+/* The open flags of descriptor fd of pid (fdinfo), or -1. */
+int procfs_fd_flags(pid_t pid, int fd);
 
 #endif

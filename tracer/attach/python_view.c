@@ -268,6 +268,7 @@ static void gil_wait(const struct python_view *pv,
 	if (holder) {
 		w->owner_tids[0] = holder;
 		w->n_owners = 1;
+		w->owned = true;	/* its holder alone hands it on */
 	} else {
 		w->owner_why = "the GIL is free: this thread is about to take it";
 	}
@@ -318,8 +319,10 @@ static bool python_wait(const struct python_view *pv,
 		if (owner) {
 			w->owner_tids[0] = owner;
 			w->n_owners = 1;
+			w->owned = true;	/* only its owner may release an RLock */
 		} else {
 			w->owner_why = "the RLock's owner is no thread of this process";
+			w->owned = w->orphaned = true;
 		}
 	} else if (w->kind == WAIT_JOIN && c && c->join_found) {
 		pid_t owner = tid_of_ident(pv, ps, c->join_ident, 0);
@@ -327,6 +330,7 @@ static bool python_wait(const struct python_view *pv,
 		if (owner) {
 			w->owner_tids[0] = owner;
 			w->n_owners = 1;
+			w->owned = true;	/* only the thread's end ends it */
 		}
 	}
 	if (!w->n_owners && !w->owner_why)
@@ -339,9 +343,11 @@ void python_view_apply(struct python_view *pv,
 		       const struct process_snapshot *ps,
 		       struct process_model *pm)
 {
-	if (!pv->loc)
+	struct process_info *proc = model_process(pm, ps->pid);
+
+	if (!pv->loc || !proc)
 		return;
-	pm->python_version = xstrdup(pv->proc.version[0] ? pv->proc.version
+	proc->python_version = xstrdup(pv->proc.version[0] ? pv->proc.version
 					 : py_locator_version(pv->loc));
 	if (!pv->captured)
 		return;
@@ -351,6 +357,8 @@ void python_view_apply(struct python_view *pv,
 		const struct python_wait_capture *c;
 		struct py_thread *p;
 
+		if (tm->pid != ps->pid)
+			continue;
 		for (int k = 0; k < ps->n_threads; k++)
 			if (ps->threads[k].tid == tm->tid)
 				t = &ps->threads[k];
@@ -367,7 +375,7 @@ void python_view_apply(struct python_view *pv,
 		    tm->wait.id < pv->proc.gil_addr + PY_GIL_COND_END)
 			gil_wait(pv, ps, p, tm);
 		else if (tm->state == THREAD_WAITING && p->n_frames &&
-			 !python_wait(pv, ps, c, p, tm) && !tm->wait.site.line)
+			 !python_wait(pv, ps, c, p, tm))
 			set_site(&tm->wait, &p->frames[0]);	/* C called from Python */
 		merge_frames(tm, p);
 	}

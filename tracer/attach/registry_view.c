@@ -1,9 +1,11 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "runtime/registry.h"
 #include "tracer/attach/registry_view.h"
+#include "tracer/attach/target_mem.h"
 
 /*
  * The place of a return address (the innermost of its inline levels),
@@ -44,19 +46,47 @@ static enum wait_kind model_kind(uint32_t kind, bool python)
 	case REG_RWLOCK: return WAIT_RWLOCK;
 	case REG_JOIN: return WAIT_JOIN;
 	case REG_CUSTOM: return WAIT_MUTEX;	/* a program's own lock */
+	case REG_GIL: return WAIT_GIL;
 	}
 	return WAIT_FUTEX;
 }
 
 /* The Python object some thread waits on through this native address. */
 static const struct wait_info *python_wait_on(const struct process_model *pm,
-					      uint64_t addr)
+					      pid_t pid, uint64_t addr)
 {
 	for (int i = 0; i < pm->n_threads; i++)
-		if (pm->threads[i].wait.sync_addr == addr &&
+		if (pm->threads[i].pid == pid &&
+		    pm->threads[i].wait.sync_addr == addr &&
 		    pm->threads[i].wait.pytype)
 			return &pm->threads[i].wait;
 	return NULL;
+}
+
+/* Where in the program an acquisition happened: the Python line; else
+ * the native call, unless that is only the interpreter's lock code. */
+static void acquired_at(struct symbolizer *sym, struct py_locator *loc,
+			bool python, uint64_t code, int64_t lasti, uint64_t pc,
+			struct site *site)
+{
+	if (loc && code &&
+	    py_code_position(loc, code, lasti, &site->file, &site->function,
+			     &site->line) == 0)
+		return;
+	if (!python)
+		site_of_pc(sym, pc, site);
+}
+
+/*
+ * Waits that Python's own classes explain (their waiter locks are
+ * signals, acquired by the waiter itself and released by a notifier).
+ */
+static bool python_level(enum wait_kind kind)
+{
+	return kind == WAIT_CONDITION || kind == WAIT_EVENT ||
+	       kind == WAIT_QUEUE || kind == WAIT_FUTURE ||
+	       kind == WAIT_SEMAPHORE || kind == WAIT_BARRIER ||
+	       kind == WAIT_IMPORT;
 }
 
 static void add_holds(const struct registry_slot *s, struct process_model *pm,
@@ -64,29 +94,28 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 		      struct py_locator *loc)
 {
 	uint32_t n = atomic_load(&s->n_held);
+	bool python = model_process(pm, tm->pid) &&
+		      model_process(pm, tm->pid)->python_version;
 
 	for (uint32_t k = 0; k < n && k < REGISTRY_MAX_HELD; k++) {
-		uint64_t addr = atomic_load(&s->held[k].addr);
-		const struct wait_info *py = python_wait_on(pm, addr);
+		const struct registry_held *h = &s->held[k];
+		uint64_t addr = atomic_load(&h->addr);
+		const struct wait_info *py = python_wait_on(pm, tm->pid, addr);
 		struct site site = { 0 };
 
-		/* a Python thread's lifetime lock is what joins wait on */
-		if (!addr || (py && py->kind == WAIT_JOIN))
+		/* a Python thread's lifetime lock is what joins wait on; a
+		 * condition's waiter lock is the wait itself, not a hold */
+		if (!addr || (py && py->kind == WAIT_JOIN) ||
+		    (addr == tm->wait.sync_addr && python_level(tm->wait.kind)))
 			continue;
-		/* where it was acquired: the Python line; else the native
-		 * call, unless that is only the interpreter's lock code */
-		if (!(loc && s->held[k].py_code &&
-		      py_code_position(loc, s->held[k].py_code,
-				       s->held[k].py_lasti, &site.file,
-				       &site.function, &site.line) == 0) &&
-		    !pm->python_version)
-			site_of_pc(sym, s->held[k].site, &site);
+		acquired_at(sym, loc, python, h->py_code, h->py_lasti, h->site,
+			    &site);
 		/* ... taken by threading itself: the thread's existence */
 		if (!site.function || strcmp(site.function, "_set_tstate_lock"))
 			model_add_held(tm, py ? py->kind
-					      : model_kind(s->held[k].kind,
-							   pm->python_version),
-				       py ? py->id : addr, &site);
+					      : model_kind(h->kind, python),
+				       py ? py->id : addr, h->flags & HELD_OWNED,
+				       &site);
 		free(site.file);
 		free(site.function);
 	}
@@ -102,59 +131,207 @@ static void wait_from_slot(const struct registry_slot *s, bool python,
 	w->kind = model_kind(atomic_load(&s->wait_kind), python);
 	w->id = w->sync_addr = atomic_load(&s->wait_addr);
 	w->timed = atomic_load(&s->wait_flags) & REG_WAIT_TIMED;
-	if (w->kind == WAIT_JOIN && atomic_load(&s->wait_tid)) {
-		w->owner_tids[0] = atomic_load(&s->wait_tid);
-		w->n_owners = 1;
-	}
 	free(w->detail);
 	w->detail = xstrdup("inside pydeadlock's shim, about to block");
 	tm->state = THREAD_WAITING;
 }
 
 void registry_view_waits(const struct registry *r, struct process_model *pm,
-			 struct symbolizer *sym)
+			 pid_t pid, struct symbolizer *sym)
 {
+	const struct process_info *proc = model_process(pm, pid);
+	bool python = proc && proc->python_version;
+
 	for (int i = 0; r && i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
-		const struct registry_slot *s = registry_slot_of(r, tm->tid);
+		const struct registry_slot *s;
+		uint32_t flags;
 
-		if (!s || !atomic_load(&s->wait_addr))
+		if (tm->pid != pid || !(s = registry_slot_of(r, tm->tid)) ||
+		    !atomic_load(&s->wait_addr))
 			continue;
+		flags = atomic_load(&s->wait_flags);
 		/* the kernel knows better than the slot a thread already woken */
-		if (tm->state != THREAD_WAITING && !tm->waking)
-			wait_from_slot(s, pm->python_version, tm, sym);
-		/* the shim waits in timed slices that it may break: untimed */
-		else if (!(atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
+		if (tm->state != THREAD_WAITING && !tm->waking) {
+			wait_from_slot(s, python, tm, sym);
+		} else if (tm->state == THREAD_WAITING &&
+			   tm->wait.kind == WAIT_FUTEX) {
+			/* no stack told what the futex is: the slot does */
+			tm->wait.kind = model_kind(atomic_load(&s->wait_kind), python);
+			tm->wait.id = tm->wait.sync_addr = atomic_load(&s->wait_addr);
+		}
+		/* the shim waits in timed slices that it may break: untimed;
+		 * CPython waits for the GIL in 5 ms rounds: untimed too */
+		if (tm->state == THREAD_WAITING && !(flags & REG_WAIT_TIMED))
 			tm->wait.timed = false;
+		tm->wait.shared |= flags & REG_WAIT_SHARED;
 	}
 }
 
-void registry_view_owners(const struct registry *r, struct process_model *pm,
-			  struct symbolizer *sym, struct py_locator *py)
+/* The held entry of addr in slot o, or NULL. */
+static const struct registry_held *held_entry(const struct registry_slot *o,
+					      uint64_t addr)
 {
+	uint32_t n = atomic_load(&o->n_held);
+
+	for (uint32_t k = 0; k < n && k < REGISTRY_MAX_HELD; k++)
+		if (atomic_load(&o->held[k].addr) == addr)
+			return &o->held[k];
+	return NULL;
+}
+
+static void add_owner(struct wait_info *w, pid_t tid)
+{
+	for (int k = 0; k < w->n_owners; k++)
+		if (w->owner_tids[k] == tid)
+			return;
+	if (w->n_owners < WAIT_MAX_OWNERS)
+		w->owner_tids[w->n_owners++] = tid;
+}
+
+/*
+ * Who holds what s waits on (addr), from the slots: its owners.  The
+ * wait is owned (only they can end it) for a mutex, an rwlock, a
+ * program's own lock, and a Lock its holder took with `with`.
+ */
+static void owners_from_slots(const struct registry *r,
+			      const struct registry_slot *s,
+			      struct wait_info *w)
+{
+	uint32_t kind = atomic_load(&s->wait_kind);
+	uint32_t flags = atomic_load(&s->wait_flags);
+	uint64_t addr = atomic_load(&s->wait_addr);
+	uint32_t n = atomic_load(&r->high_water);
+	bool owned = kind != REG_SEMLOCK;
+
+	if (flags & (REG_WAIT_COUNTING | REG_WAIT_SIGNAL))
+		return;	/* not a lock: a counter, or a signal */
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++) {
+		const struct registry_slot *o = &r->slots[i];
+		const struct registry_held *h;
+
+		if (!atomic_load(&o->tid) || !(h = held_entry(o, addr)))
+			continue;
+		if ((flags & REG_WAIT_READ) && (h->flags & HELD_READ))
+			continue;	/* readers do not keep a reader out */
+		add_owner(w, atomic_load(&o->tid));
+		if (kind == REG_SEMLOCK)
+			owned = h->flags & HELD_OWNED;
+	}
+	/* a reader kept out by readers alone waits behind queued writers */
+	if (!w->n_owners && kind == REG_RWLOCK && (flags & REG_WAIT_READ))
+		for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++) {
+			const struct registry_slot *o = &r->slots[i];
+
+			if (o != s && atomic_load(&o->tid) &&
+			    atomic_load(&o->wait_addr) == addr &&
+			    atomic_load(&o->wait_kind) == REG_RWLOCK &&
+			    !(atomic_load(&o->wait_flags) &
+			      (REG_WAIT_READ | REG_WAIT_TIMED)))
+				add_owner(w, atomic_load(&o->tid));
+		}
+	if (w->n_owners) {
+		w->owned = owned && !(flags & REG_WAIT_SHARED);
+		w->owner_why = NULL;
+	}
+}
+
+/* The GIL's holder, read from the process's memory: the thread whose
+ * state is the GIL's last holder while it is locked, or 0. */
+static pid_t gil_holder(const struct registry *r, pid_t pid)
+{
+	const struct registry_gil *g = &r->gil;
+	uint64_t holder = 0;
+	int32_t locked = 0;
+	uint32_t n = atomic_load(&r->high_water);
+
+	if (!g->addr ||
+	    target_read(pid, g->addr + g->locked_off, &locked, sizeof(locked)) < 0 ||
+	    target_read(pid, g->addr + g->holder_off, &holder, sizeof(holder)) < 0 ||
+	    !locked || !holder)
+		return 0;
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++)
+		if (r->slots[i].py_tstate == holder && atomic_load(&r->slots[i].tid))
+			return atomic_load(&r->slots[i].tid);
+	return 0;
+}
+
+/* What a fork child waits on that a thread of its parent held at the
+ * fork: nobody here will release it. */
+static void owner_from_orphan(const struct registry *r, struct symbolizer *sym,
+			      struct py_locator *loc, bool python,
+			      struct wait_info *w)
+{
+	const struct registry_orphan *o = registry_orphan_of(r, w->sync_addr);
+	struct site site = { 0 };
+	char note[512];
+
+	if (!o)
+		return;
+	acquired_at(sym, loc, python, o->py_code, o->py_lasti, o->site, &site);
+	snprintf(note, sizeof(note),
+		 "held at the fork by thread %d of process %d, which does not exist in this process%s%s%s%s",
+		 (int)o->tid, (int)r->fork_parent,
+		 site.file ? "; taken at " : "", site.file ? site.file : "",
+		 site.file ? ":" : "", "");
+	if (site.file && site.line)
+		snprintf(note + strlen(note), sizeof(note) - strlen(note), "%d",
+			 site.line);
+	free(w->note);
+	w->note = xstrdup(note);
+	w->n_owners = 1;
+	w->owner_tids[0] = o->tid;
+	w->owner_why = NULL;
+	/* a mutex or a `with` Lock only its holder releases: never, now */
+	w->owned = o->kind != REG_SEMLOCK || (o->flags & HELD_OWNED);
+	w->orphaned = w->owned;
+	free(site.file);
+	free(site.function);
+}
+
+void registry_view_owners(const struct registry *r, struct process_model *pm,
+			  pid_t pid, struct symbolizer *sym,
+			  struct py_locator *py)
+{
+	struct process_info *proc = model_process(pm, pid);
+	bool python = proc && proc->python_version;
+
 	if (!r)
 		return;
-	pm->from_registry = true;
+	if (proc) {
+		proc->from_registry = true;
+		proc->fork_parent = r->fork_parent;
+		proc->reporting = atomic_load(&r->reporting);
+		proc->wake_signals |= atomic_load(&r->user_signals);
+	}
+	if (pid == pm->pid)
+		pm->from_registry = true;
 	for (int i = 0; i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
-		const struct registry_slot *s = registry_slot_of(r, tm->tid);
-		const struct registry_slot *holder = NULL;
+		const struct registry_slot *s;
 		struct wait_info *w = &tm->wait;
-		pid_t owner;
 
-		if (!s)
+		if (tm->pid != pid || !(s = registry_slot_of(r, tm->tid)))
 			continue;
 		add_holds(s, pm, tm, sym, py);
-		if (w->kind == WAIT_NONE || w->n_owners || !w->sync_addr ||
-		    w->kind == WAIT_JOIN)
+		if (w->kind == WAIT_GIL && !w->n_owners) {
+			pid_t holder = gil_holder(r, pid);
+
+			if (holder && holder != tm->tid) {
+				w->owner_tids[0] = holder;
+				w->n_owners = 1;
+				w->owned = true;	/* its holder alone hands it on */
+				w->owner_why = NULL;
+			}
 			continue;
-		if (registry_fact(r, w->sync_addr) & (FACT_SIGNAL | FACT_COUNTING))
-			continue;	/* not a lock: a signal or a counter */
-		owner = registry_owner(r, w->sync_addr, &holder);
-		if (owner && holder != s) {
-			w->owner_tids[0] = owner;
-			w->n_owners = 1;
-			w->owner_why = NULL;
 		}
+		if (w->kind == WAIT_NONE || w->n_owners || !w->sync_addr ||
+		    w->kind == WAIT_JOIN || w->kind == WAIT_GIL ||
+		    python_level(w->kind) ||
+		    atomic_load(&s->wait_addr) != w->sync_addr)
+			continue;
+		owners_from_slots(r, s, w);
+		if (!w->n_owners)
+			owner_from_orphan(r, sym, py, python, w);
 	}
 }

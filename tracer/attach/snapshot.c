@@ -328,17 +328,15 @@ static int seize_new(pid_t pid, struct process_snapshot *ps, char *err,
 	return fresh;
 }
 
-int snapshot_take(pid_t pid, struct process_snapshot *ps,
-		  snapshot_capture_fn capture, void *ctx,
-		  char *err, size_t err_size)
+int snapshot_stop(pid_t pid, struct process_snapshot *ps, char *err,
+		  size_t err_size)
 {
-	uint64_t first_ns = 0;
-	int round, fresh = 0;
+	int round, fresh = 0, live = 0;
 
 	memset(ps, 0, sizeof(*ps));
 	ps->pid = pid;
 	for (round = 0; round < SNAPSHOT_ROUNDS; round++) {
-		fresh = seize_new(pid, ps, err, err_size, &first_ns);
+		fresh = seize_new(pid, ps, err, err_size, &ps->first_ns);
 		if (fresh < 0)
 			goto fail;
 		/* nothing new: no second wait for a thread that never stops */
@@ -353,9 +351,7 @@ int snapshot_take(pid_t pid, struct process_snapshot *ps,
 		if (!fresh)
 			break;
 	}
-	ps->stop_latency_ns = first_ns ? now_ns() - first_ns : 0;
-
-	int live = 0;
+	ps->stop_latency_ns = ps->first_ns ? now_ns() - ps->first_ns : 0;
 	for (int i = 0; i < ps->n_threads; i++)
 		live += ps->threads[i].stopped && !ps->threads[i].gone;
 	if (!live) {
@@ -367,27 +363,51 @@ int snapshot_take(pid_t pid, struct process_snapshot *ps,
 			 pid);
 		goto fail;
 	}
-	if (procfs_maps(pid, &ps->maps) < 0) {
-		snprintf(err, err_size, "cannot read /proc/%d/maps: %s", pid,
+	debug_msg("stopped %d threads of %d in %d rounds", live, pid, round + 1);
+	return 0;
+fail:
+	release_all(ps);
+	return -1;
+}
+
+int snapshot_copy(struct process_snapshot *ps, char *err, size_t err_size)
+{
+	if (procfs_maps(ps->pid, &ps->maps) < 0) {
+		snprintf(err, err_size, "cannot read /proc/%d/maps: %s", ps->pid,
 			 strerror(errno));
-		goto fail;
+		return -1;
 	}
 	for (int i = 0; i < ps->n_threads; i++) {
 		struct thread_snapshot *t = &ps->threads[i];
 
 		if (t->stopped && !t->gone)
-			copy_registers(pid, ps, t);
+			copy_registers(ps->pid, ps, t);
+	}
+	return 0;
+}
+
+void snapshot_release(struct process_snapshot *ps)
+{
+	release_all(ps);
+	ps->stopped_ns = ps->first_ns ? now_ns() - ps->first_ns : 0;
+	debug_msg("process %d stopped for %.3f ms", ps->pid,
+		  ps->stopped_ns / 1e6);
+}
+
+int snapshot_take(pid_t pid, struct process_snapshot *ps,
+		  snapshot_capture_fn capture, void *ctx,
+		  char *err, size_t err_size)
+{
+	if (snapshot_stop(pid, ps, err, err_size) < 0)
+		return -1;
+	if (snapshot_copy(ps, err, err_size) < 0) {
+		release_all(ps);
+		return -1;
 	}
 	if (capture)
 		capture(ps, ctx);
-	release_all(ps);
-	ps->stopped_ns = now_ns() - first_ns;
-	debug_msg("stopped %d threads in %d rounds for %.3f ms", live,
-		  round + 1, ps->stopped_ns / 1e6);
+	snapshot_release(ps);
 	return 0;
-fail:
-	release_all(ps);
-	return -1;
 }
 
 void snapshot_free(struct process_snapshot *ps)

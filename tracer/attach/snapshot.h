@@ -53,6 +53,7 @@ struct process_snapshot {
 	struct maps maps;		/* read while stopped */
 	uint64_t stopped_ns;		/* first interrupt to last detach */
 	uint64_t stop_latency_ns;	/* first interrupt to all stopped */
+	uint64_t first_ns;		/* CLOCK_MONOTONIC of the first interrupt */
 };
 
 /*
@@ -65,6 +66,17 @@ int snapshot_take(pid_t pid, struct process_snapshot *ps,
 		  snapshot_capture_fn capture, void *ctx,
 		  char *err, size_t err_size);
 void snapshot_free(struct process_snapshot *ps);
+
+/*
+ * The same in three steps, for stopping several processes together (a
+ * program's whole tree: one consistent moment): stop every thread of
+ * pid (-1 with err, the process let go); copy registers, stacks and
+ * futex words (-1 with err: call snapshot_release); let every thread go.
+ */
+int snapshot_stop(pid_t pid, struct process_snapshot *ps, char *err,
+		  size_t err_size);
+int snapshot_copy(struct process_snapshot *ps, char *err, size_t err_size);
+void snapshot_release(struct process_snapshot *ps);
 
 /* Why ptrace refused pid/tid with EPERM, as one line with the fix. */
 void snapshot_explain_eperm(pid_t pid, pid_t tid, char *buf, size_t size);

@@ -21,6 +21,22 @@ int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return -1;
 }
 
+int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec local = { (void *)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t r;
+
+	if (!len)
+		return 0;
+	r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	if (r == (ssize_t)len)
+		return 0;
+	if (r >= 0)
+		errno = EFAULT;
+	return -1;
+}
+
 int memcache_init(struct memcache *mc, pid_t pid)
 {
 	memset(mc, 0, sizeof(*mc));

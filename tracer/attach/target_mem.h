@@ -12,6 +12,8 @@
 
 /* Reads len bytes at addr; returns 0 when all were read, -1 otherwise. */
 int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* Writes len bytes at addr (process_vm_writev); 0 when all were written. */
+int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 
 #define MEMCACHE_PAGES 512	/* 2 MiB: the unwind tables of a Python process */
 

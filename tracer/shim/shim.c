@@ -9,34 +9,39 @@
  * owner edges for a cycle, then block in the real call.
  *
  * Nothing here may allocate or lock on the way through: malloc and the
- * dynamic loader take locks that could re-enter us.
+ * dynamic loader take locks that could re-enter us.  Every interposer
+ * leaves errno as the real call left it.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/glibc_layout.h"
 #include "include/pydeadlock.h"
 #include "tracer/shim/shim.h"
+#include "tracer/shim/shim_env.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 #define SITE() ((uint64_t)(uintptr_t)__builtin_return_address(0))
 #define EXPORT __attribute__((visibility("default")))
 
 struct registry *shim_registry;
-static int registry_fd = -1;	/* keeps the nameless registry findable */
 static pthread_key_t slot_key;
 static TLS struct registry_slot *my_slot;
-/* an absolute deadline long past: a clock-wait that only tries */
-static const struct timespec expired = { 0, 0 };
+static TLS bool my_untracked;	/* no slot was free: never look again */
 static TLS int in_shim;		/* our own calls into libc pass through */
+/* an absolute deadline long past: a timed call that only tries */
+static const struct timespec expired = { 0, 0 };
 
 /* The real functions, found with dlsym(RTLD_NEXT) at start-up. */
 static int (*real_mutex_lock)(pthread_mutex_t *);
@@ -56,7 +61,10 @@ static int (*real_rwlock_rdlock)(pthread_rwlock_t *);
 static int (*real_rwlock_wrlock)(pthread_rwlock_t *);
 static int (*real_rwlock_tryrdlock)(pthread_rwlock_t *);
 static int (*real_rwlock_trywrlock)(pthread_rwlock_t *);
+static int (*real_rwlock_timedrdlock)(pthread_rwlock_t *, const struct timespec *);
+static int (*real_rwlock_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
 static int (*real_rwlock_unlock)(pthread_rwlock_t *);
+static int (*real_rwlock_destroy)(pthread_rwlock_t *);
 static int (*real_rwlock_clockrdlock)(pthread_rwlock_t *, clockid_t,
 				      const struct timespec *);
 static int (*real_rwlock_clockwrlock)(pthread_rwlock_t *, clockid_t,
@@ -65,12 +73,22 @@ static int (*real_clockjoin)(pthread_t, void **, clockid_t,
 			     const struct timespec *);
 static int (*real_sem_init)(sem_t *, int, unsigned int);
 static int (*real_sem_destroy)(sem_t *);
+static sem_t *(*real_sem_open)(const char *, int, ...);
+static int (*real_sem_close)(sem_t *);
 static int (*real_sem_wait)(sem_t *);
 static int (*real_sem_trywait)(sem_t *);
 static int (*real_sem_timedwait)(sem_t *, const struct timespec *);
 static int (*real_sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
 static int (*real_sem_post)(sem_t *);
 static int (*real_join)(pthread_t, void **);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static sighandler_t (*real_signal)(int, sighandler_t);
+
+/*
+ * glibc from 2.30 has the clock variants that slice a wait on the
+ * monotonic clock; without them waits are not breakable.
+ */
+static bool slicing;
 
 /* glibc's own aliases: what a lock call made during dlsym() can use */
 extern int __pthread_mutex_lock(pthread_mutex_t *);
@@ -85,13 +103,7 @@ static void release_slot(void *slot)
 	my_slot = NULL;
 }
 
-static void before_fork(void);
 static void after_fork_child(void);
-
-/* what the forking thread held, copied before the fork (the child sees
- * its own TLS copy; the shared slot keeps changing in the parent) */
-static TLS struct registry_held fork_held[REGISTRY_MAX_HELD];
-static TLS uint32_t fork_n_held;
 
 static void resolve_all(void)
 {
@@ -114,37 +126,52 @@ static void resolve_all(void)
 	RESOLVE(real_rwlock_wrlock, "pthread_rwlock_wrlock");
 	RESOLVE(real_rwlock_tryrdlock, "pthread_rwlock_tryrdlock");
 	RESOLVE(real_rwlock_trywrlock, "pthread_rwlock_trywrlock");
+	RESOLVE(real_rwlock_timedrdlock, "pthread_rwlock_timedrdlock");
+	RESOLVE(real_rwlock_timedwrlock, "pthread_rwlock_timedwrlock");
 	RESOLVE(real_rwlock_unlock, "pthread_rwlock_unlock");
+	RESOLVE(real_rwlock_destroy, "pthread_rwlock_destroy");
 	RESOLVE(real_rwlock_clockrdlock, "pthread_rwlock_clockrdlock");
 	RESOLVE(real_rwlock_clockwrlock, "pthread_rwlock_clockwrlock");
 	RESOLVE(real_clockjoin, "pthread_clockjoin_np");
 	RESOLVE(real_sem_init, "sem_init");
 	RESOLVE(real_sem_destroy, "sem_destroy");
+	RESOLVE(real_sem_open, "sem_open");
+	RESOLVE(real_sem_close, "sem_close");
 	RESOLVE(real_sem_wait, "sem_wait");
 	RESOLVE(real_sem_trywait, "sem_trywait");
 	RESOLVE(real_sem_timedwait, "sem_timedwait");
 	RESOLVE(real_sem_clockwait, "sem_clockwait");
 	RESOLVE(real_sem_post, "sem_post");
 	RESOLVE(real_join, "pthread_join");
+	RESOLVE(real_sigaction, "sigaction");
+	RESOLVE(real_signal, "signal");
+	slicing = real_mutex_clocklock && real_cond_clockwait &&
+		  real_rwlock_clockrdlock && real_rwlock_clockwrlock &&
+		  real_clockjoin && real_sem_clockwait;
 	in_shim--;
 	atomic_store(&done, 1);
 }
 
 __attribute__((constructor(101))) static void shim_init(void)
 {
+	shim_env_init();
 	resolve_all();
-	if (getenv("PYDEADLOCK_DISABLE"))
+	if (shim_env_get("PYDEADLOCK_DISABLE"))
 		return;
+	/* made first: a key below 32 costs pthread_setspecific no malloc */
 	if (pthread_key_create(&slot_key, release_slot) != 0)
 		return;
 	shim_report_init();
 	shim_python_init();
-	pthread_atfork(before_fork, NULL, after_fork_child);
-	shim_registry = registry_create(getpid(), &registry_fd);
-	if (!shim_registry)
-		shim_say_once("cannot create its registry (memfd); running untracked");
-	else
-		atomic_store(&shim_registry->breakable, shim_report_breakable());
+	pthread_atfork(NULL, NULL, after_fork_child);
+	shim_registry = registry_create(getpid());
+	if (!shim_registry) {
+		shim_say_once(NOTE_NO_REGISTRY,
+			      "cannot create its registry (memfd); running untracked");
+		return;
+	}
+	atomic_store(&shim_registry->breakable, shim_report_breakable() && slicing);
+	shim_report_hello();
 }
 
 __attribute__((destructor)) static void shim_fini(void)
@@ -152,174 +179,265 @@ __attribute__((destructor)) static void shim_fini(void)
 	shim_report_finish();
 }
 
-static void before_fork(void)
+/* Record in r what the parent's other threads held (in old, the fork's
+ * copy): nobody in this child will release any of it. */
+static void keep_orphans(struct registry *r, const struct registry *old,
+			 const struct registry_slot *mine)
 {
-	struct registry_slot *s = my_slot;
-	uint32_t n = s ? atomic_load(&s->n_held) : 0;
+	uint32_t n = atomic_load(&old->high_water), k = 0;
 
-	fork_n_held = n < REGISTRY_MAX_HELD ? n : REGISTRY_MAX_HELD;
-	for (uint32_t i = 0; i < fork_n_held; i++) {
-		fork_held[i].site = s->held[i].site;
-		fork_held[i].py_code = s->held[i].py_code;
-		fork_held[i].py_lasti = s->held[i].py_lasti;
-		fork_held[i].kind = s->held[i].kind;
-		atomic_store(&fork_held[i].addr, atomic_load(&s->held[i].addr));
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++) {
+		const struct registry_slot *s = &old->slots[i];
+		uint32_t held = atomic_load(&s->n_held);
+
+		if (s == mine || !atomic_load(&s->tid))
+			continue;
+		for (uint32_t j = 0; j < held && j < REGISTRY_MAX_HELD &&
+				     k < REGISTRY_MAX_ORPHANS; j++) {
+			const struct registry_held *h = &s->held[j];
+			struct registry_orphan *o = &r->orphans[k];
+
+			if (!atomic_load(&h->addr))
+				continue;
+			o->addr = atomic_load(&h->addr);
+			o->tid = atomic_load(&s->tid);
+			o->kind = h->kind;
+			o->flags = h->flags;
+			o->site = h->site;
+			o->py_code = h->py_code;
+			o->py_lasti = h->py_lasti;
+			k++;
+		}
 	}
+	atomic_store(&r->n_orphans, k);
 }
 
 /*
- * The forking thread alone goes on in the child, holding what it held
- * (as copied before the fork): a registry of its own for the child, with
- * that one thread in it.  The parent's mapping is let go.
+ * The forking thread alone goes on in the child, holding what it held.
+ * The registry is the fork's private copy of the parent's: a new one
+ * takes its place, with this thread in it and what the others held as
+ * orphans; the copy is let go.
  */
 static void after_fork_child(void)
 {
-	struct registry *parent = shim_registry;
+	struct registry *old = shim_registry;
 	struct registry_slot *had = my_slot;
+	struct registry_slot *s;
 
 	my_slot = NULL;
-	if (!parent)
+	my_untracked = false;
+	if (!old)
 		return;
-	close(registry_fd);
-	registry_fd = -1;
-	shim_registry = registry_create(getpid(), &registry_fd);
-	munmap(parent, sizeof(*parent));
-	if (!shim_registry)
-		return;
-	atomic_store(&shim_registry->breakable, shim_report_breakable());
-	if (!had)
-		return;
-	my_slot = registry_slot_take(shim_registry, syscall(SYS_gettid),
-				     (uint64_t)pthread_self());
-	if (!my_slot)
-		return;
-	for (uint32_t i = 0; i < fork_n_held; i++) {
-		my_slot->held[i].site = fork_held[i].site;
-		my_slot->held[i].py_code = fork_held[i].py_code;
-		my_slot->held[i].py_lasti = fork_held[i].py_lasti;
-		my_slot->held[i].kind = fork_held[i].kind;
-		atomic_store(&my_slot->held[i].addr, atomic_load(&fork_held[i].addr));
+	shim_registry = registry_create(getpid());
+	if (shim_registry) {
+		shim_registry->fork_parent = old->pid;
+		shim_registry->gil = old->gil;
+		atomic_store(&shim_registry->user_signals,
+			     atomic_load(&old->user_signals));
+		atomic_store(&shim_registry->breakable,
+			     atomic_load(&old->breakable));
+		keep_orphans(shim_registry, old, had);
 	}
-	atomic_store(&my_slot->n_held, fork_n_held);
-	pthread_setspecific(slot_key, my_slot);
+	if (shim_registry && had &&
+	    (s = registry_slot_take(shim_registry, syscall(SYS_gettid),
+				    (uint64_t)pthread_self()))) {
+		uint32_t n = atomic_load(&had->n_held);
+
+		for (uint32_t i = 0; i < n && i < REGISTRY_MAX_HELD; i++) {
+			s->held[i].site = had->held[i].site;
+			s->held[i].py_code = had->held[i].py_code;
+			s->held[i].py_lasti = had->held[i].py_lasti;
+			s->held[i].kind = had->held[i].kind;
+			s->held[i].flags = had->held[i].flags;
+			atomic_store(&s->held[i].addr, atomic_load(&had->held[i].addr));
+		}
+		atomic_store(&s->n_held, n < REGISTRY_MAX_HELD ? n : REGISTRY_MAX_HELD);
+		s->py_tstate = had->py_tstate;
+		my_slot = s;
+		pthread_setspecific(slot_key, s);
+	}
+	registry_destroy(old);
+	if (shim_registry)
+		shim_report_hello();
 }
 
-/* This thread's slot, taken on first use; NULL: run untracked. */
+/*
+ * This thread's slot, taken on first use; NULL: run untracked (inside
+ * the shim's own calls, or no slot was free, which is not looked at
+ * again: a full registry costs the other threads nothing).
+ */
 static inline struct registry_slot *slot(void)
 {
 	struct registry_slot *s = my_slot;
+	int err;
 
-	/* the shim's own calls (reporting, Python) pass straight through */
-	if (__builtin_expect(in_shim != 0, 0))
-		return NULL;
-	if (__builtin_expect(s != NULL, 1))
+	if (__builtin_expect(s != NULL && !in_shim, 1))
 		return s;
-	if (!shim_registry)
+	if (in_shim || my_untracked || !shim_registry)
 		return NULL;
 	in_shim++;
+	err = errno;
 	s = registry_slot_take(shim_registry, syscall(SYS_gettid),
 			       (uint64_t)pthread_self());
 	if (s) {
 		my_slot = s;
 		pthread_setspecific(slot_key, s);
 	} else {
-		shim_say_once("more threads than its registry holds; the rest run untracked");
+		my_untracked = true;
+		shim_say_once(NOTE_FULL,
+			      "more threads than its registry holds; the rest run untracked");
 	}
+	errno = err;
 	in_shim--;
 	return s;
 }
 
 /*
  * The Python position of a failed try on a semaphore-lock: CPython tries
- * with the GIL held, then blocks without it, when it can no longer say
- * where it is.  The blocking acquire of the same lock takes this one.
+ * with the GIL held, then blocks without it.  The blocking acquire of
+ * the same lock takes this one.
  */
 static TLS uint64_t tried_sem, tried_code;
 static TLS int64_t tried_lasti;
+static TLS bool tried_with;
 
 /*
- * Where in Python entry i of s was acquired (a semaphore-lock): out of the
- * mutex fast path, which it would otherwise slow with its spills.
+ * Where in Python entry h was acquired (a semaphore-lock), and whether by
+ * a `with` statement: out of the mutex fast path, which it would
+ * otherwise slow with its spills.
  */
-static __attribute__((noinline)) void held_python_site(struct registry_slot *s,
-						      uint32_t i, uint64_t obj)
+static __attribute__((noinline)) void held_python_site(struct registry_held *h,
+						      uint64_t obj)
 {
 	uint64_t py_code = 0;
 	int64_t py_lasti = 0;
+	bool by_with = false;
 
-	if (!shim_python_site(&py_code, &py_lasti) && tried_sem == obj) {
+	if (!shim_python_site(&py_code, &py_lasti, &by_with) && tried_sem == obj) {
 		py_code = tried_code;
 		py_lasti = tried_lasti;
+		by_with = tried_with;
 	}
-	s->held[i].py_code = py_code;
-	s->held[i].py_lasti = py_lasti;
+	h->py_code = py_code;
+	h->py_lasti = py_lasti;
+	if (by_with)
+		h->flags |= HELD_OWNED;
+}
+
+/*
+ * Squeeze the holes out of a full held list, keeping the order.  Another
+ * thread forgetting an entry meanwhile sees compactions odd and looks
+ * again once it is even.  Returns the new count.
+ */
+static __attribute__((noinline)) uint32_t held_compact(struct registry_slot *s,
+							uint32_t n)
+{
+	uint32_t k = 0;
+
+	atomic_fetch_add(&s->compactions, 1);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = atomic_load(&s->held[i].addr);
+
+		if (!a)
+			continue;
+		if (i != k) {
+			s->held[k].site = s->held[i].site;
+			s->held[k].py_code = s->held[i].py_code;
+			s->held[k].py_lasti = s->held[i].py_lasti;
+			s->held[k].kind = s->held[i].kind;
+			s->held[k].flags = s->held[i].flags;
+			atomic_store(&s->held[k].addr, a);
+			atomic_store(&s->held[i].addr, 0);
+		}
+		k++;
+	}
+	atomic_store(&s->n_held, k);
+	atomic_fetch_add(&s->compactions, 1);
+	atomic_fetch_add(&s->gen, 1);
+	return k;
 }
 
 /* Record an acquisition (a recursive one is an entry of its own). */
 static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
-		      uint64_t site)
+		      uint32_t flags, uint64_t site)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+	struct registry_held *h;
 
 	/*
 	 * No search for an earlier entry of a recursive mutex: a second entry
 	 * costs nothing and held_pop takes the topmost; the fast path stays
 	 * a few stores.
 	 */
-	if (__builtin_expect(n == REGISTRY_MAX_HELD, 0)) {	/* squeeze out holes, else truncate */
-		uint32_t k = 0;
-
-		for (uint32_t i = 0; i < n; i++)
-			if (atomic_load(&s->held[i].addr))
-				s->held[k++] = s->held[i];
-		n = k;
+	/* a signal handler that locks while we update passes through */
+	in_shim++;
+	if (__builtin_expect(n == REGISTRY_MAX_HELD, 0)) {
+		n = held_compact(s, n);
 		if (n == REGISTRY_MAX_HELD) {
 			s->held_truncated = 1;
+			in_shim--;
 			return;
 		}
 	}
 	s->acquired++;		/* this thread's own count: progress */
-	s->held[n].site = site;
+	h = &s->held[n];
+	h->site = site;
+	h->kind = kind;
+	h->flags = flags;
 	if (kind == REG_SEMLOCK)
-		held_python_site(s, n, addr);
+		held_python_site(h, addr);
 	else
-		s->held[n].py_code = 0;
-	s->held[n].kind = kind;
-	atomic_store_explicit(&s->held[n].addr, addr, memory_order_relaxed);
+		h->py_code = 0;
+	atomic_store_explicit(&h->addr, addr, memory_order_relaxed);
 	/* release: a walker that sees the count sees the entry */
 	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
+	in_shim--;
 }
 
-/* Forget one acquisition; false when this thread did not hold obj. */
+/*
+ * Forget the topmost acquisition of obj; false when this thread did not
+ * hold it.  The entry becomes a hole (entries never move here, so a
+ * forget from another thread cannot miss one); holes at the top go.
+ */
 static bool held_pop(struct registry_slot *s, const void *obj)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+	bool found = false;
 
+	in_shim++;	/* a signal handler that locks now passes through */
 	for (uint32_t i = n; i-- > 0;) {
 		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) != addr)
 			continue;
-		/* keep the order: a held list reads as the nesting */
-		for (uint32_t k = i; k + 1 < n; k++) {
-			s->held[k].site = s->held[k + 1].site;
-			s->held[k].py_code = s->held[k + 1].py_code;
-			s->held[k].py_lasti = s->held[k + 1].py_lasti;
-			s->held[k].kind = s->held[k + 1].kind;
-			atomic_store_explicit(&s->held[k].addr,
-					      atomic_load(&s->held[k + 1].addr),
-					      memory_order_relaxed);
-		}
-		atomic_store_explicit(&s->n_held, n - 1, memory_order_release);
-		return true;
+		atomic_store_explicit(&s->held[i].addr, 0, memory_order_relaxed);
+		while (n && !atomic_load_explicit(&s->held[n - 1].addr,
+						  memory_order_relaxed))
+			n--;
+		atomic_store_explicit(&s->n_held, n, memory_order_release);
+		found = true;
+		break;
 	}
-	return false;
+	in_shim--;
+	return found;
+}
+
+/* Is the GIL's state where Python keeps it?  Then c is the GIL's. */
+static bool is_gil(const void *c)
+{
+	uint64_t a = (uint64_t)(uintptr_t)c;
+	struct registry_gil *g = &shim_registry->gil;
+
+	if (!g->addr && !shim_python_gil(g))
+		return false;
+	return a >= g->addr && a < g->addr + g->size;
 }
 
 /*
  * About to block on obj: publish the wait (sequentially consistent, so of
  * two threads closing a cycle together at least one sees the other), then
- * look for a cycle through this thread.
+ * look for a cycle through this thread.  Returns true when this thread
+ * was chosen as the victim: its wait must fail.
  */
 static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 		       uint32_t flags, pid_t joined, uint64_t site)
@@ -327,9 +445,11 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	pid_t tids[REGISTRY_MAX_CYCLE];
 	struct timespec now;
 	bool victim = false;
-	int n;
+	int n, err = errno;
 
 	atomic_store(&s->break_pending, 0);	/* meant for an earlier wait */
+	if (!s->py_tstate)
+		s->py_tstate = shim_python_tstate();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
 	s->wait_site = site;
@@ -338,13 +458,14 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	atomic_store(&s->wait_tid, joined);
 	atomic_store(&s->wait_addr, (uint64_t)(uintptr_t)obj);
 	atomic_fetch_add(&s->gen, 1);
-	if (flags & REG_WAIT_TIMED)
-		return false;
-	in_shim++;
-	n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
-	if (n)
-		victim = shim_deadlock(s, tids, n);
-	in_shim--;
+	if (!(flags & REG_WAIT_TIMED)) {
+		in_shim++;
+		n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
+		if (n)
+			victim = shim_deadlock(s, tids, n);
+		in_shim--;
+	}
+	errno = err;
 	return victim;
 }
 
@@ -404,9 +525,50 @@ static void wait_end(struct registry_slot *s)
 
 /* ---- pthread mutexes ---- */
 
+/* The flags of a wait on (or hold of) mutex m. */
+static uint32_t mutex_shared(const pthread_mutex_t *m)
+{
+	int kind;
+
+	memcpy(&kind, (const char *)m + GLIBC_MUTEX_KIND_OFFSET, sizeof(kind));
+	return kind & GLIBC_MUTEX_PSHARED ? REG_WAIT_SHARED : 0;
+}
+
+static inline bool mutex_got(int rc)
+{
+	return rc == 0 || rc == EOWNERDEAD;
+}
+
+static inline void mutex_push(struct registry_slot *s, pthread_mutex_t *m,
+			      uint64_t site)
+{
+	held_push(s, m, REG_MUTEX, HELD_OWNED, site);
+}
+
+/* The untimed blocking part of pthread_mutex_lock, breakable when asked. */
+static int mutex_block(struct registry_slot *s, pthread_mutex_t *m)
+{
+	unsigned slices = 0;
+	int rc;
+
+	if (!breakable())
+		return real_mutex_lock(m);
+	do {
+		struct timespec until = poll_deadline();
+
+		if (slice_must_fail(s, &slices))
+			return EDEADLK;
+		rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
+		if (rc == EINVAL)	/* a PI mutex on an old kernel: unbreakable */
+			rc = real_mutex_lock(m);
+	} while (rc == ETIMEDOUT);	/* the real lock never times out */
+	return rc;
+}
+
 EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	struct registry_slot *s;
+	uint64_t site = SITE();
 	int rc;
 
 	if (__builtin_expect(!real_mutex_lock, 0)) {
@@ -418,37 +580,25 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	if (!s)
 		return real_mutex_lock(m);
 	rc = real_mutex_trylock(m);		/* the whole cost when free */
-	if (rc == 0 || rc == EOWNERDEAD) {
-		held_push(s, m, REG_MUTEX, SITE());
+	if (mutex_got(rc)) {
+		mutex_push(s, m, site);
 		return rc;
 	}
 	/* glibc answers first: EDEADLK (an error-checking relock), EINVAL */
-	rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &expired);
+	rc = real_mutex_timedlock(m, &expired);
 	if (rc != ETIMEDOUT && rc != EINVAL) {
-		if (rc == 0 || rc == EOWNERDEAD)
-			held_push(s, m, REG_MUTEX, SITE());
+		if (mutex_got(rc))
+			mutex_push(s, m, site);
 		return rc;
 	}
-	if (wait_begin(s, m, REG_MUTEX, 0, 0, SITE())) {
+	if (wait_begin(s, m, REG_MUTEX, mutex_shared(m), 0, site)) {
 		wait_end(s);
 		return EDEADLK;		/* the victim: the lock stays its holder's */
 	}
-	rc = breakable() ? ETIMEDOUT : real_mutex_lock(m);
-	unsigned slices = 0;
-	while (rc == ETIMEDOUT) {	/* the real lock never times out */
-		struct timespec until = poll_deadline();
-
-		if (slice_must_fail(s, &slices)) {
-			rc = EDEADLK;
-			break;
-		}
-		rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
-		if (rc == EINVAL)	/* a PI mutex on an old kernel: unbreakable */
-			rc = real_mutex_lock(m);
-	}
+	rc = mutex_block(s, m);
 	wait_end(s);
-	if (rc == 0 || rc == EOWNERDEAD)
-		held_push(s, m, REG_MUTEX, SITE());
+	if (mutex_got(rc))
+		mutex_push(s, m, site);
 	return rc;
 }
 
@@ -463,40 +613,50 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		resolve_all();
 	}
 	rc = real_mutex_trylock(m);
-	if ((rc == 0 || rc == EOWNERDEAD) && (s = slot()))
-		held_push(s, m, REG_MUTEX, SITE());
+	if (mutex_got(rc) && (s = slot()))
+		mutex_push(s, m, SITE());
 	return rc;
 }
 
-/* timedlock and clocklock share this: try, else a timed wait */
-#define TIMED_MUTEX(call)						\
-	do {								\
-		struct registry_slot *s = slot();			\
-		int rc;							\
-		if (!s)							\
-			return call;					\
-		rc = real_mutex_trylock(m);				\
-		if (rc != 0 && rc != EOWNERDEAD) {			\
-			(void)wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED, 0, SITE()); \
-			rc = call;					\
-			wait_end(s);					\
-		}							\
-		if (rc == 0 || rc == EOWNERDEAD)			\
-			held_push(s, m, REG_MUTEX, SITE());		\
-		return rc;						\
-	} while (0)
+/* timedlock and clocklock: try, else a timed wait (never a deadlock) */
+static int mutex_timed(pthread_mutex_t *m, clockid_t clock,
+		       const struct timespec *t, bool with_clock, uint64_t site)
+{
+	struct registry_slot *s = slot();
+	int rc;
+
+	if (with_clock && !real_mutex_clocklock)
+		return ENOSYS;
+	if (s) {
+		rc = real_mutex_trylock(m);
+		if (mutex_got(rc)) {
+			mutex_push(s, m, site);
+			return rc;
+		}
+		(void)wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED | mutex_shared(m),
+				 0, site);
+	}
+	rc = with_clock ? real_mutex_clocklock(m, clock, t)
+			: real_mutex_timedlock(m, t);
+	if (s) {
+		wait_end(s);
+		if (mutex_got(rc))
+			mutex_push(s, m, site);
+	}
+	return rc;
+}
 
 EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
 {
 	resolve_all();
-	TIMED_MUTEX(real_mutex_timedlock(m, t));
+	return mutex_timed(m, CLOCK_REALTIME, t, false, SITE());
 }
 
 EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t c,
 				   const struct timespec *t)
 {
 	resolve_all();
-	TIMED_MUTEX(real_mutex_clocklock(m, c, t));
+	return mutex_timed(m, c, t, true, SITE());
 }
 
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
@@ -508,7 +668,7 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 			return __pthread_mutex_unlock(m);
 		resolve_all();
 	}
-	if (s)
+	if (s && !in_shim)
 		held_pop(s, m);
 	return real_mutex_unlock(m);
 }
@@ -517,100 +677,185 @@ EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
 	resolve_all();
 	if (shim_registry)
-		registry_forget(shim_registry, (uint64_t)(uintptr_t)m);
+		registry_forget(shim_registry, slot(), (uint64_t)(uintptr_t)m);
 	return real_mutex_init(m, a);
 }
 
 EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 {
+	int rc;
+
 	resolve_all();
-	return real_mutex_destroy(m);
+	rc = real_mutex_destroy(m);
+	if (rc == 0 && shim_registry)
+		registry_forget(shim_registry, slot(), (uint64_t)(uintptr_t)m);
+	return rc;
 }
 
 /* ---- condition variables: the mutex is not held while waiting ---- */
 
-#define COND_WAIT(flags, call)						\
-	do {								\
-		struct registry_slot *s = slot();			\
-		int rc;							\
-		if (!s)							\
-			return call;					\
-		held_pop(s, m);						\
-		(void)wait_begin(s, c, REG_COND, flags, 0, SITE());	\
-		rc = call;						\
-		wait_end(s);						\
-		held_push(s, m, REG_MUTEX, SITE());			\
-		return rc;						\
-	} while (0)
+static uint32_t cond_shared(const pthread_cond_t *c)
+{
+	unsigned int wrefs;
+
+	memcpy(&wrefs, (const char *)c + GLIBC_COND_WREFS_OFFSET, sizeof(wrefs));
+	return wrefs & GLIBC_COND_PSHARED ? REG_WAIT_SHARED : 0;
+}
+
+/* The mutex is held again after these returns of a condition wait. */
+static inline bool cond_relocked(int rc)
+{
+	return rc == 0 || rc == ETIMEDOUT || rc == EOWNERDEAD || rc == EDEADLK;
+}
+
+/*
+ * Every condition wait: the mutex is given up while waiting.  A wait on
+ * the GIL's own condition is a wait for the GIL: its holder alone hands
+ * it on, whatever the 5 ms timeout CPython loops on.  Condition waits
+ * are never failed: callers (CPython's among them) treat an error there
+ * as fatal.
+ */
+static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, bool timed,
+		     clockid_t clock, const struct timespec *t, int mode,
+		     uint64_t site)
+{
+	struct registry_slot *s = slot();
+	uint32_t kind = REG_COND, flags = timed ? REG_WAIT_TIMED : 0;
+	const void *obj = c;
+	int rc;
+
+	if (s) {
+		if (is_gil(c)) {
+			kind = REG_GIL;
+			obj = (const void *)(uintptr_t)shim_registry->gil.addr;
+			flags = 0;
+		}
+		flags |= cond_shared(c);
+		held_pop(s, m);
+		(void)wait_begin(s, obj, kind, flags, 0, site);
+	}
+	if (mode == 0)
+		rc = real_cond_wait(c, m);
+	else if (mode == 1)
+		rc = real_cond_timedwait(c, m, t);
+	else
+		rc = real_cond_clockwait ? real_cond_clockwait(c, m, clock, t) : ENOSYS;
+	if (s) {
+		wait_end(s);
+		if (cond_relocked(rc))
+			held_push(s, m, REG_MUTEX, HELD_OWNED, site);
+	}
+	return rc;
+}
 
 EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	resolve_all();
-	COND_WAIT(0, real_cond_wait(c, m));
+	return cond_wait(c, m, false, 0, NULL, 0, SITE());
 }
 
 EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				  const struct timespec *t)
 {
 	resolve_all();
-	COND_WAIT(REG_WAIT_TIMED, real_cond_timedwait(c, m, t));
+	return cond_wait(c, m, true, 0, t, 1, SITE());
 }
 
 EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 				  clockid_t clock, const struct timespec *t)
 {
 	resolve_all();
-	COND_WAIT(REG_WAIT_TIMED, real_cond_clockwait(c, m, clock, t));
+	return cond_wait(c, m, true, clock, t, 2, SITE());
 }
 
-/* ---- rwlocks: readers and the writer all hold; a waiter waits on all ---- */
+/* ---- rwlocks: readers and the writer all hold ---- */
 
-#define RWLOCK(try_call, call, clock_call)				\
-	do {								\
-		struct registry_slot *s = slot();			\
-		int rc;							\
-		if (!s)							\
-			return call;					\
-		rc = try_call;						\
-		if (rc == EBUSY) {	/* glibc answers first: EDEADLK */	\
-			struct timespec until = expired;		\
-			rc = clock_call;				\
-			if (rc == ETIMEDOUT)				\
-				rc = EBUSY;				\
-		}							\
-		if (rc == EBUSY &&					\
-		    wait_begin(s, l, REG_RWLOCK, 0, 0, SITE())) {	\
-			rc = EDEADLK;					\
-		} else if (rc == EBUSY) {				\
-			unsigned slices = 0;				\
-			rc = breakable() ? ETIMEDOUT : call;		\
-			while (rc == ETIMEDOUT) {			\
-				struct timespec until = poll_deadline(); \
-				if (slice_must_fail(s, &slices)) {	\
-					rc = EDEADLK;			\
-					break;				\
-				}					\
-				rc = clock_call;			\
-			}						\
-		}							\
-		wait_end(s);						\
-		if (rc == 0)						\
-			held_push(s, l, REG_RWLOCK, SITE());		\
-		return rc;						\
-	} while (0)
+static uint32_t rwlock_shared(const pthread_rwlock_t *l)
+{
+	unsigned int shared;
+
+	memcpy(&shared, (const char *)l + GLIBC_RWLOCK_SHARED_OFFSET,
+	       sizeof(shared));
+	return shared ? REG_WAIT_SHARED : 0;
+}
+
+/* rdlock and wrlock: try; glibc answers first (EDEADLK); then block. */
+static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
+{
+	struct registry_slot *s = slot();
+	uint32_t flags = (write ? 0 : REG_WAIT_READ) | rwlock_shared(l);
+	uint32_t hflags = write ? HELD_OWNED : HELD_READ;
+	unsigned slices = 0;
+	bool waited;
+	int rc;
+
+	if (!s)
+		return write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
+	rc = write ? real_rwlock_trywrlock(l) : real_rwlock_tryrdlock(l);
+	if (rc == EBUSY) {
+		rc = write ? real_rwlock_timedwrlock(l, &expired)
+			   : real_rwlock_timedrdlock(l, &expired);
+		if (rc == ETIMEDOUT)
+			rc = EBUSY;
+	}
+	waited = rc == EBUSY;
+	if (waited && wait_begin(s, l, REG_RWLOCK, flags, 0, site)) {
+		rc = EDEADLK;
+	} else if (rc == EBUSY && !breakable()) {
+		rc = write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
+	} else if (rc == EBUSY) {
+		do {
+			struct timespec until = poll_deadline();
+
+			if (slice_must_fail(s, &slices)) {
+				rc = EDEADLK;
+				break;
+			}
+			rc = write ? real_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &until)
+				   : real_rwlock_clockrdlock(l, CLOCK_MONOTONIC, &until);
+		} while (rc == ETIMEDOUT);
+	}
+	if (waited)
+		wait_end(s);
+	if (rc == 0)
+		held_push(s, l, REG_RWLOCK, hflags, site);
+	return rc;
+}
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
 	resolve_all();
-	RWLOCK(real_rwlock_tryrdlock(l), real_rwlock_rdlock(l),
-	       real_rwlock_clockrdlock(l, CLOCK_MONOTONIC, &until));
+	return rwlock_lock(l, false, SITE());
 }
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
 	resolve_all();
-	RWLOCK(real_rwlock_trywrlock(l), real_rwlock_wrlock(l),
-	       real_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &until));
+	return rwlock_lock(l, true, SITE());
+}
+
+EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
+{
+	struct registry_slot *s;
+	int rc;
+
+	resolve_all();
+	rc = real_rwlock_tryrdlock(l);
+	if (rc == 0 && (s = slot()))
+		held_push(s, l, REG_RWLOCK, HELD_READ, SITE());
+	return rc;
+}
+
+EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
+{
+	struct registry_slot *s;
+	int rc;
+
+	resolve_all();
+	rc = real_rwlock_trywrlock(l);
+	if (rc == 0 && (s = slot()))
+		held_push(s, l, REG_RWLOCK, HELD_OWNED, SITE());
+	return rc;
 }
 
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
@@ -618,57 +863,131 @@ EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 	struct registry_slot *s = my_slot;
 
 	resolve_all();
-	if (s)
+	if (s && !in_shim)
 		held_pop(s, l);
 	return real_rwlock_unlock(l);
 }
 
+EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
+{
+	int rc;
+
+	resolve_all();
+	rc = real_rwlock_destroy(l);
+	if (rc == 0 && shim_registry)
+		registry_forget(shim_registry, slot(), (uint64_t)(uintptr_t)l);
+	return rc;
+}
+
 /* ---- semaphores: a semaphore of initial value 1 is a lock ---- */
+
+/* Forget what was known of the object at addr: it is new, or gone. */
+static void sem_forget(sem_t *sem)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)sem;
+
+	registry_forget(shim_registry, slot(), addr);
+	registry_fact_clear(shim_registry, addr);
+}
+
+static void sem_fact(sem_t *sem, uint32_t flags)
+{
+	if (flags && registry_fact_set(shim_registry, (uint64_t)(uintptr_t)sem,
+				       flags) < 0)
+		shim_say_once(NOTE_FACTS,
+			      "too many counting or shared semaphores to tell them from locks; some may be taken for locks");
+}
 
 EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 {
-	resolve_all();
-	if (shim_registry) {
-		uint64_t addr = (uint64_t)(uintptr_t)sem;
+	int rc;
 
-		registry_forget(shim_registry, addr);
-		registry_fact_clear(shim_registry, addr);
-		/* shared with other processes, or counting: no owner */
-		if ((pshared || value != 1) &&
-		    registry_fact_set(shim_registry, addr, FACT_COUNTING) < 0)
-			shim_say_once("too many counting semaphores to tell them from locks; some may be taken for locks");
+	resolve_all();
+	rc = real_sem_init(sem, pshared, value);
+	if (rc == 0 && shim_registry) {
+		int err = errno;
+
+		sem_forget(sem);
+		/* counting, or shared with other processes: no owner here */
+		sem_fact(sem, (value != 1 ? FACT_COUNTING : 0) |
+			      (pshared ? FACT_SHARED : 0));
+		errno = err;
 	}
-	return real_sem_init(sem, pshared, value);
+	return rc;
 }
 
 EXPORT int sem_destroy(sem_t *sem)
 {
 	resolve_all();
 	if (shim_registry) {
-		registry_forget(shim_registry, (uint64_t)(uintptr_t)sem);
-		registry_fact_clear(shim_registry, (uint64_t)(uintptr_t)sem);
+		int err = errno;
+
+		sem_forget(sem);
+		errno = err;
 	}
 	return real_sem_destroy(sem);
+}
+
+/*
+ * A named semaphore (multiprocessing's locks and semaphores): shared
+ * with whichever processes open it, so no thread here owns it alone.
+ */
+EXPORT sem_t *sem_open(const char *name, int oflag, ...)
+{
+	unsigned int value = 0;
+	mode_t mode = 0;
+	sem_t *sem;
+
+	resolve_all();
+	if (oflag & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, oflag);
+		mode = va_arg(ap, mode_t);
+		value = va_arg(ap, unsigned int);
+		va_end(ap);
+	}
+	sem = real_sem_open(name, oflag, mode, value);
+	if (sem != SEM_FAILED && shim_registry) {
+		int err = errno;
+
+		sem_forget(sem);
+		sem_fact(sem, FACT_SHARED | FACT_COUNTING);
+		errno = err;
+	}
+	return sem;
+}
+
+EXPORT int sem_close(sem_t *sem)
+{
+	resolve_all();
+	if (shim_registry) {
+		int err = errno;
+
+		sem_forget(sem);
+		errno = err;
+	}
+	return real_sem_close(sem);
 }
 
 EXPORT int sem_trywait(sem_t *sem)
 {
 	struct registry_slot *s;
-	int rc;
+	int rc, err;
 
 	resolve_all();
 	rc = real_sem_trywait(sem);
 	if (!(s = slot()))
 		return rc;
+	err = errno;
 	if (rc == 0) {
-		held_push(s, sem, REG_SEMLOCK, SITE());
+		held_push(s, sem, REG_SEMLOCK, 0, SITE());
 	} else {
-		int err = errno;
-
-		tried_sem = shim_python_site(&tried_code, &tried_lasti)
+		tried_with = false;
+		tried_sem = shim_python_site(&tried_code, &tried_lasti, &tried_with)
 			    ? (uint64_t)(uintptr_t)sem : 0;
-		errno = err;
 	}
+	errno = err;
 	return rc;
 }
 
@@ -683,20 +1002,18 @@ static int sem_wait_fails(struct registry_slot *s, sem_t *sem)
 		errno = EDEADLK;	/* not Python's: C sees EDEADLK */
 		return -1;
 	}
-	if (shim_python_fail_wait(s->break_why)) {
-		errno = EINTR;
-		return -1;
-	}
-	/* unreachable for the victims chosen here (shim_python_can_fail) */
+	(void)shim_python_fail_wait(s->break_why);
 	errno = EINTR;
 	return -1;
 }
 
 /* An untimed semaphore wait, in breakable slices when breaking is on */
-static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
+static int sem_block(struct registry_slot *s, sem_t *sem)
 {
 	unsigned slices = 0;
 
+	if (!breakable())
+		return real_sem_wait(sem);
 	for (;;) {
 		struct timespec until = poll_deadline();
 		int rc;
@@ -710,7 +1027,8 @@ static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
 			if (tried_sem != (uint64_t)(uintptr_t)sem ||
 			    shim_python_can_fail(syscall(SYS_gettid)))
 				return sem_wait_fails(s, sem);
-			shim_say_once("cannot fail a Python lock wait outside the main thread of a static interpreter; it keeps waiting");
+			shim_say_once(NOTE_STATIC_VICTIM,
+				      "cannot fail a Python lock wait outside the main thread of a static interpreter; it keeps waiting");
 		}
 		rc = real_sem_clockwait(sem, CLOCK_MONOTONIC, &until);
 		if (rc == 0 || errno != ETIMEDOUT)
@@ -718,46 +1036,70 @@ static int sem_wait_breakable(struct registry_slot *s, sem_t *sem)
 	}
 }
 
-#define SEM_WAIT(flags, call)						\
-	do {								\
-		struct registry_slot *s = slot();			\
-		int rc, err;						\
-		if (!s)							\
-			return call;					\
-		if (real_sem_trywait(sem) == 0) {			\
-			held_push(s, sem, REG_SEMLOCK, SITE());		\
-			return 0;					\
-		}							\
-		if (wait_begin(s, sem, REG_SEMLOCK, flags, 0, SITE())) { \
-			wait_end(s);					\
-			return sem_wait_fails(s, sem);			\
-		}							\
-		rc = !(flags) && breakable() ? sem_wait_breakable(s, sem) \
-					     : call;			\
-		err = errno;						\
-		wait_end(s);						\
-		if (rc == 0)						\
-			held_push(s, sem, REG_SEMLOCK, SITE());		\
-		errno = err;						\
-		return rc;						\
-	} while (0)
+/* The wait flags of a semaphore, from what is known of it: readers
+ * outside see them in the slot (they do not read the facts). */
+static uint32_t sem_flags(sem_t *sem)
+{
+	uint32_t f = registry_fact(shim_registry, (uint64_t)(uintptr_t)sem);
+
+	return (f & FACT_SHARED ? REG_WAIT_SHARED : 0) |
+	       (f & FACT_COUNTING ? REG_WAIT_COUNTING : 0) |
+	       (f & FACT_SIGNAL ? REG_WAIT_SIGNAL : 0);
+}
+
+/* sem_wait, sem_timedwait (mode 1) and sem_clockwait (mode 2). */
+static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
+			const struct timespec *t, uint64_t site)
+{
+	struct registry_slot *s = slot();
+	uint32_t flags;
+	int rc, err;
+
+	if (s && real_sem_trywait(sem) == 0) {
+		held_push(s, sem, REG_SEMLOCK, 0, site);
+		return 0;
+	}
+	if (s) {
+		flags = (mode ? REG_WAIT_TIMED : 0) | sem_flags(sem);
+		if (wait_begin(s, sem, REG_SEMLOCK, flags, 0, site)) {
+			wait_end(s);
+			return sem_wait_fails(s, sem);
+		}
+	}
+	if (mode == 0)
+		rc = s ? sem_block(s, sem) : real_sem_wait(sem);
+	else if (mode == 1)
+		rc = real_sem_timedwait(sem, t);
+	else if (real_sem_clockwait)
+		rc = real_sem_clockwait(sem, clock, t);
+	else
+		rc = (errno = ENOSYS, -1);
+	if (!s)
+		return rc;
+	err = errno;
+	wait_end(s);
+	if (rc == 0)
+		held_push(s, sem, REG_SEMLOCK, 0, site);
+	errno = err;
+	return rc;
+}
 
 EXPORT int sem_wait(sem_t *sem)
 {
 	resolve_all();
-	SEM_WAIT(0, real_sem_wait(sem));
+	return sem_wait_any(sem, 0, 0, NULL, SITE());
 }
 
 EXPORT int sem_timedwait(sem_t *sem, const struct timespec *t)
 {
 	resolve_all();
-	SEM_WAIT(REG_WAIT_TIMED, real_sem_timedwait(sem, t));
+	return sem_wait_any(sem, 1, CLOCK_REALTIME, t, SITE());
 }
 
 EXPORT int sem_clockwait(sem_t *sem, clockid_t c, const struct timespec *t)
 {
 	resolve_all();
-	SEM_WAIT(REG_WAIT_TIMED, real_sem_clockwait(sem, c, t));
+	return sem_wait_any(sem, 2, c, t, SITE());
 }
 
 /*
@@ -770,13 +1112,17 @@ EXPORT int sem_post(sem_t *sem)
 	struct registry_slot *s = my_slot;
 
 	resolve_all();
-	if ((!s || !held_pop(s, sem)) && shim_registry && !in_shim) {
+	if (in_shim)
+		return real_sem_post(sem);
+	if ((!s || !held_pop(s, sem)) && shim_registry) {
 		uint64_t addr = (uint64_t)(uintptr_t)sem;
+		int err = errno;
 
-		if (registry_owner(shim_registry, addr, NULL)) {
+		if (registry_owner(shim_registry, addr, NULL, NULL)) {
 			(void)registry_fact_set(shim_registry, addr, FACT_SIGNAL);
-			registry_forget(shim_registry, addr);
+			registry_forget(shim_registry, NULL, addr);
 		}
+		errno = err;
 	}
 	return real_sem_post(sem);
 }
@@ -786,7 +1132,9 @@ EXPORT int sem_post(sem_t *sem)
 EXPORT int pthread_join(pthread_t t, void **ret)
 {
 	struct registry_slot *s;
+	uint64_t site = SITE();
 	pid_t target = 0;
+	unsigned slices = 0;
 	int rc;
 
 	resolve_all();
@@ -800,22 +1148,93 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 			target = atomic_load(&o->tid);
 	}
 	if (wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED,
-		       target, SITE())) {
+		       target, site)) {
 		wait_end(s);
 		return EDEADLK;
 	}
-	rc = breakable() && real_clockjoin ? ETIMEDOUT : real_join(t, ret);
-	unsigned slices = 0;
-	while (rc == ETIMEDOUT) {
-		struct timespec until = poll_deadline();
+	if (!breakable()) {
+		rc = real_join(t, ret);
+	} else {
+		do {
+			struct timespec until = poll_deadline();
 
-		if (slice_must_fail(s, &slices)) {
-			rc = EDEADLK;
-			break;
-		}
-		rc = real_clockjoin(t, ret, CLOCK_MONOTONIC, &until);
+			if (slice_must_fail(s, &slices)) {
+				rc = EDEADLK;
+				break;
+			}
+			rc = real_clockjoin(t, ret, CLOCK_MONOTONIC, &until);
+		} while (rc == ETIMEDOUT);
 	}
 	wait_end(s);
+	return rc;
+}
+
+/* ---- signal handlers: a handler may end any wait of the process ---- */
+
+/*
+ * Signals raised by a fault, or sent to end the process: their handlers
+ * report or clean up, they do not hand out locks.
+ */
+static bool signal_is_fault(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+	       sig == SIGILL || sig == SIGTRAP || sig == SIGABRT ||
+	       sig == SIGSYS;
+}
+
+/*
+ * Note the program's own handlers.  CPython installs its SIGINT handler
+ * while it starts (importing its signal module from frozen code): that
+ * default handler (KeyboardInterrupt) is an interruption, not a
+ * wake-up, and is not counted; a handler installed from the program's
+ * Python code (signal.signal) is.
+ */
+static void signal_note(int sig, sighandler_t handler)
+{
+	uint64_t bit;
+	bool custom;
+
+	if (!shim_registry || sig <= 0 || sig > 64 || signal_is_fault(sig))
+		return;
+	bit = 1ull << (sig - 1);
+	custom = handler != SIG_DFL && handler != SIG_IGN;
+	if (custom && sig == SIGINT && shim_python_present() &&
+	    shim_python_bootstrap())
+		custom = false;	/* the interpreter starting */
+	if (custom)
+		atomic_fetch_or(&shim_registry->user_signals, bit);
+	else
+		atomic_fetch_and(&shim_registry->user_signals, ~bit);
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act,
+		     struct sigaction *old)
+{
+	int rc;
+
+	resolve_all();
+	rc = real_sigaction(sig, act, old);
+	if (rc == 0 && act && !in_shim) {
+		int err = errno;
+
+		signal_note(sig, act->sa_handler);
+		errno = err;
+	}
+	return rc;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	sighandler_t rc;
+
+	resolve_all();
+	rc = real_signal(sig, handler);
+	if (rc != SIG_ERR && !in_shim) {
+		int err = errno;
+
+		signal_note(sig, handler);
+		errno = err;
+	}
 	return rc;
 }
 
@@ -826,14 +1245,14 @@ EXPORT void pydeadlock_acquired(const void *obj)
 	struct registry_slot *s = slot();
 
 	if (s)
-		held_push(s, obj, REG_CUSTOM, SITE());
+		held_push(s, obj, REG_CUSTOM, HELD_OWNED, SITE());
 }
 
 EXPORT void pydeadlock_released(const void *obj)
 {
 	struct registry_slot *s = my_slot;
 
-	if (s)
+	if (s && !in_shim)
 		held_pop(s, obj);
 }
 

@@ -1,7 +1,8 @@
 /*
  * The preload shim (libpydeadlock.so): shared state of its parts.  The
  * interposers (shim.c) keep each thread's slot in the runtime's registry;
- * the reporter (shim_report.c) acts when a wait closes a cycle.
+ * the reporter (shim_report.c) acts when a wait closes a cycle; the
+ * Python side (shim_python.c) reads the calling thread's own frames.
  */
 #ifndef PD_SHIM_H
 #define PD_SHIM_H
@@ -10,9 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/exit_status.h"
 #include "runtime/registry.h"
-
-#define EXIT_DEADLOCK 86	/* DESIGN.md: the program was ended because of a deadlock */
 
 enum shim_policy { POLICY_ABORT, POLICY_REPORT, POLICY_BREAK };
 enum shim_victim { VICTIM_NEWEST, VICTIM_OLDEST, VICTIM_FEWEST_LOCKS };
@@ -29,12 +29,15 @@ void shim_report_init(void);
 void shim_report_finish(void);
 /* Must waits be breakable (policies break and report)? */
 bool shim_report_breakable(void);
+/* Tell pydeadlock run's supervisor that this process exists (at start
+ * and in a fork child); nothing when not under run. */
+void shim_report_hello(void);
 
 /*
  * A wait by the thread of slot me closed the cycle tids[n]: say so at
- * once, have pydeadlock write the full report, then end the process with
- * status 86 (abort), return so that the thread waits on (report), or
- * choose a victim whose wait fails (break).  Returns true when the
+ * once, have pydeadlock write the full report, then end the program
+ * with status 86 (abort), return so that the thread waits on (report),
+ * or choose a victim whose wait fails (break).  Returns true when the
  * victim is the caller: its wait must fail now.
  */
 bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n);
@@ -58,11 +61,33 @@ bool shim_python_can_fail(pid_t tid);
 
 /*
  * The calling thread's Python position (code object, bytecode offset in
- * bytes), when it runs Python and holds the GIL; false otherwise.
+ * bytes), when it runs Python; false otherwise.  With by_with, also
+ * whether the lock being acquired there is taken by a `with` statement
+ * (directly, or through a Python __enter__ that one called).
  */
-bool shim_python_site(uint64_t *code, int64_t *lasti);
+bool shim_python_site(uint64_t *code, int64_t *lasti, bool *by_with);
+/* Is this process a CPython we can read? */
+bool shim_python_present(void);
+/* Is the interpreter itself at work (starting, importing its own
+ * frozen modules), not the program's Python code? */
+bool shim_python_bootstrap(void);
+/* The calling thread's PyThreadState, or 0. */
+uint64_t shim_python_tstate(void);
+/* Where the GIL's state is, once Python runs; false before or without. */
+bool shim_python_gil(struct registry_gil *gil);
+
+/* Messages said once per process (bits of registry->said) */
+enum shim_note {
+	NOTE_FULL,		/* more threads than the registry holds */
+	NOTE_FACTS,		/* too many special semaphores */
+	NOTE_NO_REGISTRY,	/* the registry could not be made */
+	NOTE_NO_REPORT,		/* the full report could not be written */
+	NOTE_STATIC_VICTIM,	/* a static interpreter's thread cannot raise */
+	NOTE_ENV,		/* the environment or spawning degrades */
+	NOTE_COUNT
+};
 
 /* Say once on stderr that a limit was reached and tracking degrades. */
-void shim_say_once(const char *what);
+void shim_say_once(enum shim_note note, const char *what);
 
 #endif

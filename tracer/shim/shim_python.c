@@ -23,6 +23,9 @@ static _Atomic int state;	/* 0: not looked, 1: usable, 2: no Python */
 
 static tstate_get_fn tstate_get;
 static const struct py_layout *layout;
+static uint64_t runtime_addr;	/* _PyRuntime */
+
+#define PY_OWNED_BY_CSTACK 3	/* 3.12+: an eval loop's entry marker frame */
 
 /* The running CPython's PY_VERSION_HEX, or 0. */
 static uint32_t python_hexversion(void)
@@ -62,6 +65,7 @@ static bool python_ready(void)
 		return false;
 	}
 	layout = py_layout_find(python_hexversion());
+	runtime_addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
 	atomic_store_explicit(&state, layout ? 1 : 2, memory_order_release);
 	return layout != NULL;
 }
@@ -74,33 +78,194 @@ static uint64_t word_at(uint64_t addr, uint32_t off)
 	return v;
 }
 
-bool shim_python_site(uint64_t *code, int64_t *lasti)
+static uint8_t byte_at(uint64_t addr)
 {
-	uint64_t tstate, frame;
+	return *(const uint8_t *)(uintptr_t)addr;
+}
+
+/* The frame this thread's state says it runs, or 0. */
+static uint64_t current_frame(uint64_t tstate)
+{
+	if (layout->tstate_cframe)
+		return word_at(word_at(tstate, layout->tstate_cframe),
+			       layout->cframe_current_frame);
+	return word_at(tstate, layout->tstate_frame);
+}
+
+/* The frame's bytecode offset, in bytes. */
+static int64_t frame_lasti(uint64_t frame, uint64_t code)
+{
 	int32_t i32;
 
-	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
-		return false;
-	frame = layout->tstate_cframe
-		? word_at(word_at(tstate, layout->tstate_cframe),
-			  layout->cframe_current_frame)
-		: word_at(tstate, layout->tstate_frame);
-	if (!frame)
-		return false;
-	*code = word_at(frame, layout->frame_code);
 	switch (layout->lasti_kind) {
 	case PY_LASTI_BYTES:
 	case PY_LASTI_UNITS:
 		memcpy(&i32, (const void *)(uintptr_t)(frame + layout->frame_lasti),
 		       sizeof(i32));
-		*lasti = layout->lasti_kind == PY_LASTI_UNITS ? (int64_t)i32 * 2 : i32;
-		break;
+		return layout->lasti_kind == PY_LASTI_UNITS ? (int64_t)i32 * 2 : i32;
 	case PY_LASTI_PTR:
-		*lasti = (int64_t)(word_at(frame, layout->frame_lasti) -
-				   (*code + layout->code_adaptive));
-		break;
+		return (int64_t)(word_at(frame, layout->frame_lasti) -
+				 (code + layout->code_adaptive));
 	}
-	return *code != 0;
+	return -1;
+}
+
+#define PY_EXTENDED_ARG_310 144	/* 3.9, 3.10: a prefix lasti may stop at */
+#define PY_EXTENDED_ARG_MAX 3	/* prefixes before one instruction */
+
+/*
+ * The opcode a frame executes now (at lasti), or -1.  Up to 3.10 an
+ * instruction with a large argument (SETUP_WITH of a long block) has
+ * EXTENDED_ARG prefixes, and lasti stays at the first of them.
+ */
+static int frame_opcode(uint64_t code, int64_t lasti)
+{
+	uint64_t bytes;
+	int64_t size;
+	int op = -1;
+
+	if (lasti < 0)
+		return -1;
+	if (layout->lasti_kind == PY_LASTI_PTR)
+		return byte_at(code + layout->code_adaptive + lasti);
+	bytes = word_at(code, layout->code_code);
+	if (!bytes)
+		return -1;
+	size = (int64_t)word_at(bytes, layout->bytes_size);
+	for (int k = 0; k <= PY_EXTENDED_ARG_MAX && lasti < size; k++, lasti += 2) {
+		op = byte_at(bytes + layout->bytes_data + lasti);
+		if (op != PY_EXTENDED_ARG_310)
+			return op;
+	}
+	return -1;
+}
+
+/* The frame that called this one, skipping 3.12+'s entry markers. */
+static uint64_t frame_caller(uint64_t frame)
+{
+	for (int hops = 0; hops < 2; hops++) {
+		frame = word_at(frame, layout->frame_back);
+		if (!frame || !layout->frame_interp ||
+		    byte_at(frame + layout->frame_owner) != PY_OWNED_BY_CSTACK)
+			return frame;
+	}
+	return 0;
+}
+
+/* Is this code object's name "__enter__" (a compact ASCII str)? */
+static bool code_is_enter(uint64_t code)
+{
+	static const char enter[] = "__enter__";
+	uint64_t name = word_at(code, layout->code_name);
+	uint8_t bits;
+
+	if (!name || word_at(name, layout->unicode_length) != sizeof(enter) - 1)
+		return false;
+	bits = byte_at(name + layout->unicode_state);
+	if (!((bits >> 5) & 1) || !((bits >> 6) & 1))	/* compact, ASCII */
+		return false;
+	return !memcmp((const void *)(uintptr_t)(name + layout->unicode_ascii_size),
+		       enter, sizeof(enter) - 1);
+}
+
+bool shim_python_site(uint64_t *code, int64_t *lasti, bool *by_with)
+{
+	uint64_t tstate, frame, caller;
+	int op;
+
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
+		return false;
+	frame = current_frame(tstate);
+	if (!frame || !(*code = word_at(frame, layout->frame_code)))
+		return false;
+	*lasti = frame_lasti(frame, *code);
+	if (!by_with)
+		return true;
+	/*
+	 * Taken by a `with` statement: the frame executes the opcode that
+	 * enters a with block (the lock's own __enter__ is C), or a Python
+	 * __enter__ (Condition's, a program's own context manager) that a
+	 * with statement called.  Such a lock is released by its holder
+	 * when the block ends; one taken by acquire() may be released by
+	 * any thread.
+	 */
+	op = frame_opcode(*code, *lasti);
+	*by_with = op == layout->op_with;
+	if (!*by_with && code_is_enter(*code) && (caller = frame_caller(frame))) {
+		uint64_t ccode = word_at(caller, layout->frame_code);
+
+		*by_with = ccode && frame_opcode(ccode, frame_lasti(caller, ccode)) ==
+				    layout->op_with;
+	}
+	return true;
+}
+
+/* Does the str object begin with prefix (a compact ASCII str)? */
+static bool str_starts(uint64_t str, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	uint8_t bits;
+
+	if (!str || word_at(str, layout->unicode_length) < n)
+		return false;
+	bits = byte_at(str + layout->unicode_state);
+	if (!((bits >> 5) & 1) || !((bits >> 6) & 1))	/* compact, ASCII */
+		return false;
+	return !memcmp((const void *)(uintptr_t)(str + layout->unicode_ascii_size),
+		       prefix, n);
+}
+
+bool shim_python_bootstrap(void)
+{
+	uint64_t tstate, frame, code;
+
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
+		return false;
+	frame = current_frame(tstate);
+	if (!frame || !(code = word_at(frame, layout->frame_code)))
+		return true;	/* no Python code runs: the interpreter's own */
+	return str_starts(word_at(code, layout->code_filename), "<frozen ");
+}
+
+bool shim_python_present(void)
+{
+	return python_ready();
+}
+
+uint64_t shim_python_tstate(void)
+{
+	if (!python_ready())
+		return 0;
+	return (uint64_t)(uintptr_t)tstate_get();
+}
+
+/* sizeof(struct _gil_runtime_state), and where its cond and mutexes end */
+#define GIL_STATE_SIZE 208
+
+bool shim_python_gil(struct registry_gil *gil)
+{
+	static _Atomic uint64_t found;
+	uint64_t runtime, interp, addr = atomic_load(&found);
+
+	if (!addr && python_ready() && runtime_addr) {
+		runtime = runtime_addr;
+		if (layout->runtime_gil) {
+			addr = runtime + layout->runtime_gil;
+		} else if (layout->interp_ceval_gil) {
+			/* 3.12+: the main interpreter's, once it exists */
+			interp = word_at(runtime, layout->runtime_interpreters_head);
+			addr = interp ? word_at(interp, layout->interp_ceval_gil) : 0;
+		}
+		if (addr)
+			atomic_store(&found, addr);
+	}
+	if (!addr)
+		return false;
+	gil->addr = addr;
+	gil->locked_off = layout->gil_locked;
+	gil->holder_off = layout->gil_last_holder;
+	gil->size = GIL_STATE_SIZE;
+	return true;
 }
 
 /* ---- failing a Python lock's wait: DeadlockError at the waiting line ---- */

@@ -1,80 +1,134 @@
 /*
  * What the shim does when a wait closes a cycle: one line on stderr at
- * once (the detection latency is measured to it), then the full report by
- * the pydeadlock program itself, attached to this process and reading the
- * registry for exact owners, then the policy.
+ * once (the detection latency is measured to it), then the full report,
+ * then the policy.
+ *
+ * Under pydeadlock run the full report is the supervisor's: the shim
+ * asks for it through its registry and a signal to the supervisor, and
+ * waits until the supervisor has taken its snapshot (an ancestor, it may
+ * trace us whatever Yama says).  Preloaded by hand, the shim starts
+ * `pydeadlock attach` itself.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/glibc_layout.h"
+#include "common/supervisor_signals.h"
 #include "tracer/shim/shim.h"
+#include "tracer/shim/shim_env.h"
 
 #ifndef PYDEADLOCK_BINDIR
 #define PYDEADLOCK_BINDIR "/usr/local/bin"
 #endif
-#define REPORT_PATH_MAX 4096
 #define REPORT_ENV_MAX 512	/* environment entries passed to the reporter */
+#define REPORT_WAIT_MS 60000	/* a supervisor that answers nothing: go on */
+#define REPORT_POLL_NS 1000000	/* how often the shim looks for its answer */
 
 extern char **environ;
 
 static enum shim_policy policy = POLICY_ABORT;
 static enum shim_victim victim_policy = VICTIM_NEWEST;
+static pid_t supervisor;	/* pydeadlock run, 0: preloaded by hand */
+static unsigned long long supervisor_start;	/* its start time (ticks) */
+static bool yama_restricts;	/* ptrace_scope >= 1: a child may not trace us */
 static pid_t last_reporter;	/* reaped at the next deadlock */
-/* built at start-up: adding file actions allocates, and a deadlock may
- * come while another thread holds malloc's lock */
-static posix_spawn_file_actions_t reporter_files;
-static bool reporter_files_ok;
-#define REPORT_SNAP_FD 999	/* the pipe's write end, there to spawn (above
-				 * the registry's, REGISTRY_FD_MIN 900) */
-static char reporter[REPORT_PATH_MAX];
-static char json_report[REPORT_PATH_MAX];
+static char reporter[PATH_MAX];
+static char json_report[PATH_MAX];
 /* the environment without LD_PRELOAD: the reporter must not be shimmed */
 static char *reporter_env[REPORT_ENV_MAX];
 
-static void copy_env(const char *name, char *dst, size_t size)
+static void copy_config(const char *name, char *dst, size_t size)
 {
-	const char *v = getenv(name);
+	const char *v = shim_env_get(name);
 
 	dst[0] = '\0';
 	if (v && strlen(v) < size)
 		strcpy(dst, v);
 }
 
+/* Read a small file into buf (NUL-terminated): no allocation, no stdio. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* The start time of pid (field 22 of /proc/PID/stat), 0 when gone. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	int field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	for (; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return strtoull(p, NULL, 10);
+}
+
+/* Is the supervisor we were given still that process? */
+static bool supervisor_alive(void)
+{
+	return supervisor > 0 && start_time(supervisor) == supervisor_start;
+}
+
 void shim_report_init(void)
 {
-	const char *p = getenv("PYDEADLOCK_ON_DEADLOCK");
+	const char *p = shim_env_get("PYDEADLOCK_ON_DEADLOCK");
+	char yama[16];
 	int n = 0;
 
 	if (p && !strcmp(p, "report"))
 		policy = POLICY_REPORT;
 	else if (p && !strcmp(p, "break"))
 		policy = POLICY_BREAK;
-	p = getenv("PYDEADLOCK_VICTIM");
+	p = shim_env_get("PYDEADLOCK_VICTIM");
 	if (p && !strcmp(p, "oldest"))
 		victim_policy = VICTIM_OLDEST;
 	else if (p && !strcmp(p, "fewest-locks"))
 		victim_policy = VICTIM_FEWEST_LOCKS;
-	copy_env("PYDEADLOCK_BIN", reporter, sizeof(reporter));
+	p = shim_env_get("PYDEADLOCK_SUPERVISOR");	/* "PID:START" */
+	if (p && sscanf(p, "%d:%llu", &supervisor, &supervisor_start) != 2)
+		supervisor = 0;
+	copy_config("PYDEADLOCK_BIN", reporter, sizeof(reporter));
 	if (!reporter[0])
 		snprintf(reporter, sizeof(reporter), "%s/pydeadlock",
 			 PYDEADLOCK_BINDIR);
-	copy_env("PYDEADLOCK_JSON_REPORT", json_report, sizeof(json_report));
+	copy_config("PYDEADLOCK_JSON_REPORT", json_report, sizeof(json_report));
 	for (char **e = environ; e && *e && n < REPORT_ENV_MAX - 1; e++)
 		if (strncmp(*e, "LD_PRELOAD=", 11))
 			reporter_env[n++] = *e;
 	reporter_env[n] = NULL;
-	reporter_files_ok =
-		posix_spawn_file_actions_init(&reporter_files) == 0 &&
-		posix_spawn_file_actions_adddup2(&reporter_files, 2, 1) == 0 &&
-		posix_spawn_file_actions_adddup2(&reporter_files, REPORT_SNAP_FD, 3) == 0;
+	yama_restricts = read_small("/proc/sys/kernel/yama/ptrace_scope", yama,
+				    sizeof(yama)) > 0 && atoi(yama) >= 1;
+}
+
+void shim_report_hello(void)
+{
+	union sigval v = { .sival_int = getpid() };
+
+	if (supervisor_alive())
+		(void)sigqueue(supervisor, supervisor_signal(SUPERVISOR_HELLO), v);
 }
 
 void shim_report_finish(void)
@@ -108,12 +162,13 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-void shim_say_once(const char *what)
+void shim_say_once(enum shim_note note, const char *what)
 {
 	char line[256];
 	int n;
 
-	if (shim_registry && atomic_exchange(&shim_registry->full_said, 1))
+	if (shim_registry &&
+	    (atomic_fetch_or(&shim_registry->said, 1u << note) & (1u << note)))
 		return;
 	n = snprintf(line, sizeof(line), "pydeadlock: %s\n", what);
 	write_all(2, line, n > 0 ? (size_t)n : 0);
@@ -127,16 +182,53 @@ static const char *kind_name(uint32_t kind)
 	case REG_RWLOCK: return "rwlock";
 	case REG_JOIN: return "join";
 	case REG_CUSTOM: return "lock";
+	case REG_GIL: return "the GIL";
 	default: return "object";
 	}
 }
 
+static void nap(long ns)
+{
+	struct timespec t = { 0, ns };
+
+	nanosleep(&t, NULL);
+}
+
 /*
- * Run `pydeadlock attach [--json-to FILE] --snapshot-fd 3 PID`.
- * Returns once it has taken its snapshot (break: the victim may go now)
- * or, with wait_all, once it has written the whole report.
+ * Ask the supervisor for the report and wait for its answer: the
+ * snapshot taken (wait_all false) or the whole report written.  False
+ * when it cannot be asked or went away.
  */
-static void full_report(bool wait_all)
+static bool supervisor_report(bool wait_all)
+{
+	struct registry *r = shim_registry;
+	union sigval v = { .sival_int = getpid() };
+	uint32_t seq = atomic_fetch_add(&r->report_seq, 1) + 1;
+
+	if (!supervisor_alive() ||
+	    sigqueue(supervisor, supervisor_signal(SUPERVISOR_DEADLOCK), v) < 0)
+		return false;
+	for (int ms = 0; ms < REPORT_WAIT_MS; ms++) {
+		_Atomic uint32_t *answer = wait_all ? &r->report_done
+						    : &r->report_ack;
+
+		if ((int32_t)(atomic_load(answer) - seq) >= 0)
+			return true;
+		if (ms % 100 == 99 && !supervisor_alive())
+			return false;
+		nap(REPORT_POLL_NS);
+	}
+	return false;
+}
+
+/*
+ * Run `pydeadlock attach [--json-to FILE] --snapshot-fd 3 PID` with the
+ * write end of a pipe as its descriptor 3.  vfork: nothing allocated
+ * (another thread may hold malloc's lock), no descriptor number of the
+ * program's taken.  Returns once the reporter has taken its snapshot
+ * (EOF on the pipe) or, with wait_all, once it has written the report.
+ */
+static void spawn_reporter(bool wait_all)
 {
 	char pid[16];
 	char *argv[12];
@@ -157,39 +249,53 @@ static void full_report(bool wait_all)
 	argv[argc++] = "3";
 	argv[argc++] = pid;
 	argv[argc] = NULL;
-	if (!reporter_files_ok || pipe2(snap, O_CLOEXEC) < 0) {
-		shim_say_once("cannot run pydeadlock for the full report");
+	if (pipe2(snap, O_CLOEXEC) < 0) {
+		shim_say_once(NOTE_NO_REPORT, "cannot run pydeadlock for the full report");
 		return;
 	}
-	/* the write end where the prepared file actions expect it, unless
-	 * the program has a descriptor there: never take it from it */
-	if (fcntl(REPORT_SNAP_FD, F_GETFD) >= 0 ||
-	    dup3(snap[1], REPORT_SNAP_FD, O_CLOEXEC) < 0) {
-		shim_say_once("descriptor 999 is in use: no full report");
-		close(snap[0]);
-		close(snap[1]);
-		return;
+	child = vfork();
+	if (child == 0) {
+		/* the reporter's stdout is our stderr; its fd 3 the pipe */
+		if (snap[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else if (dup2(snap[1], 3) < 0)
+			_exit(127);
+		dup2(2, 1);
+		execve(reporter, argv, reporter_env);
+		_exit(127);
 	}
 	close(snap[1]);
-	/* Yama (ptrace_scope 1) lets only a parent trace: allow our child */
-	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
-	if (posix_spawn(&child, reporter, &reporter_files, NULL, argv,
-			reporter_env) == 0) {
-		close(REPORT_SNAP_FD);
-		/* the snapshot taken, or the reporter gone (EOF) */
-		while (read(snap[0], &byte, 1) < 0 && errno == EINTR)
-			;
-		if (wait_all)
-			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-				;
-		else
-			last_reporter = child;
-	} else {
-		close(REPORT_SNAP_FD);
-		shim_say_once("cannot run pydeadlock for the full report (set PYDEADLOCK_BIN)");
+	if (child < 0) {
+		close(snap[0]);
+		shim_say_once(NOTE_NO_REPORT,
+			      "cannot run pydeadlock for the full report (set PYDEADLOCK_BIN)");
+		return;
 	}
-	prctl(PR_SET_PTRACER, 0, 0, 0, 0);	/* traceable as before */
+	/* Yama (ptrace_scope 1) lets only ancestors trace: allow this child
+	 * (it retries while we get here) */
+	if (yama_restricts)
+		prctl(PR_SET_PTRACER, child, 0, 0, 0);
+	/* the snapshot taken, or the reporter gone (EOF) */
+	while (read(snap[0], &byte, 1) < 0 && errno == EINTR)
+		;
 	close(snap[0]);
+	if (wait_all)
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+	else
+		last_reporter = child;
+	if (yama_restricts)
+		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
+}
+
+/* The full report; true when the supervisor wrote it (and ends the
+ * program itself under abort). */
+static bool full_report(bool wait_all)
+{
+	if (supervisor && supervisor_report(wait_all))
+		return true;
+	spawn_reporter(wait_all);
+	return false;
 }
 
 static const char *const victim_names[] = {
@@ -199,35 +305,41 @@ static const char *const victim_names[] = {
 };
 
 /*
- * The thread of the cycle whose failure undoes least, by the policy.
- * Python threads whose waits cannot be failed (a static interpreter:
- * only its main thread can raise there) are passed over.
+ * Can the wait of s be failed?  Never a condition's or the GIL's (their
+ * callers, CPython among them, treat an error as fatal), nor a Python
+ * lock wait that this interpreter cannot make raise.
  */
+static bool victim_possible(const struct registry_slot *s)
+{
+	uint32_t kind = atomic_load(&s->wait_kind);
+
+	return kind != REG_COND && kind != REG_GIL &&
+	       shim_python_can_fail(atomic_load(&s->tid));
+}
+
+/* The thread of the cycle whose failure undoes least, by the policy. */
 static struct registry_slot *victim_choose(struct registry *r,
 					   struct registry_slot *me,
 					   const pid_t *tids, int n)
 {
 	struct registry_slot *best = NULL;
 
+	if (victim_policy == VICTIM_NEWEST && victim_possible(me))
+		return me;
 	for (int i = 0; i < n; i++) {
 		struct registry_slot *s = registry_slot_of(r, tids[i]);
 
-		if (!s || !shim_python_can_fail(tids[i]))
+		if (!s || !victim_possible(s))
 			continue;
-		if (!best || (victim_policy == VICTIM_NEWEST && s == me))
+		if (!best)
 			best = s;
-		else if (victim_policy == VICTIM_OLDEST &&
-			 s->wait_since_ns < best->wait_since_ns)
-			best = s;
-		else if (victim_policy == VICTIM_FEWEST_LOCKS &&
-			 (atomic_load(&s->n_held) < atomic_load(&best->n_held) ||
-			  (atomic_load(&s->n_held) == atomic_load(&best->n_held) &&
-			   s == me)))
+		else if (victim_policy != VICTIM_FEWEST_LOCKS
+			 ? (victim_policy == VICTIM_OLDEST
+			    ? s->wait_since_ns < best->wait_since_ns
+			    : s->wait_since_ns > best->wait_since_ns)
+			 : atomic_load(&s->n_held) < atomic_load(&best->n_held))
 			best = s;
 	}
-	if (best && victim_policy == VICTIM_NEWEST && registry_slot_of(r, me->tid) == me &&
-	    shim_python_can_fail(me->tid))
-		best = me;
 	return best;
 }
 
@@ -247,16 +359,15 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 			const pid_t *tids, int n)
 {
 	struct registry_slot *v = victim_choose(r, me, tids, n);
-	uint64_t addr;
+	uint64_t addr, progress = 0;
 	char line[256];
 	int len;
 
 	if (!v)
-		end_program("the deadlock cannot be broken: its threads are Python threads other than the main thread of a statically linked interpreter, whose lock waits cannot be made to fail");
+		end_program("the deadlock cannot be broken: none of its waits can be made to fail (a condition or GIL wait, or a Python thread other than the main thread of a statically linked interpreter)");
 	addr = atomic_load(&v->wait_addr);
 	/* a livelock: broken on the same wait with no acquisition by any
 	 * thread of the cycle since (backing off and retrying is progress) */
-	uint64_t progress = 0;
 	for (int i = 0; i < n; i++) {
 		struct registry_slot *s = registry_slot_of(r, tids[i]);
 
@@ -289,15 +400,13 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	return false;
 }
 
-/* glibc x86_64: pthread_mutex_t's __owner, a sem_t's value word */
-#define MUTEX_OWNER_OFFSET 8
-
 /*
  * Confirm the cycle against the objects themselves: each mutex must be
  * owned (glibc's __owner) by the next thread, each semaphore-lock taken
- * (value 0).  A registry that says otherwise missed a release that went
- * around the shim (a dlsym'd pthread_mutex_unlock, ctypes): the stale
- * hold is dropped and nothing is reported.
+ * (value 0), the GIL held by the next thread.  A registry that says
+ * otherwise missed a release that went around the shim (a dlsym'd
+ * pthread_mutex_unlock, ctypes): the stale hold is dropped and nothing
+ * is reported.
  */
 static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 {
@@ -306,6 +415,7 @@ static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 		uint64_t addr = s ? atomic_load(&s->wait_addr) : 0;
 		uint32_t kind = s ? atomic_load(&s->wait_kind) : 0;
 		pid_t next = tids[(i + 1) % n];
+		const struct registry_slot *holder;
 		bool holds = true;
 
 		if (!addr)
@@ -313,7 +423,7 @@ static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 		if (kind == REG_MUTEX) {
 			int32_t owner;
 
-			memcpy(&owner, (const void *)(uintptr_t)(addr + MUTEX_OWNER_OFFSET),
+			memcpy(&owner, (const void *)(uintptr_t)(addr + GLIBC_MUTEX_OWNER_OFFSET),
 			       sizeof(owner));
 			holds = owner == next || owner == 0;	/* 0: a handover */
 		} else if (kind == REG_SEMLOCK) {
@@ -321,9 +431,13 @@ static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 
 			memcpy(&value, (const void *)(uintptr_t)addr, sizeof(value));
 			holds = value == 0;
+		} else if (kind == REG_GIL) {
+			holder = registry_gil_holder(r);
+			if (!holder || atomic_load(&holder->tid) != next)
+				return false;	/* handed on meanwhile */
 		}
 		if (!holds) {
-			registry_forget(r, addr);
+			registry_forget(r, NULL, addr);
 			return false;
 		}
 	}
@@ -357,7 +471,8 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 			(unsigned long long)atomic_load(&me->wait_addr));
 	write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
 	/* the report's snapshot first: it must show the deadlock, not its end */
-	full_report(policy != POLICY_BREAK);
+	if (full_report(policy != POLICY_BREAK) && policy == POLICY_ABORT)
+		_exit(EXIT_DEADLOCK);	/* the supervisor said so, and ends the rest */
 	if (policy == POLICY_ABORT)
 		end_program("a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
 	if (policy == POLICY_REPORT)

@@ -1,0 +1,19 @@
+/*
+ * The exit statuses of pydeadlock (DESIGN.md, doc/pydeadlock.1): one
+ * place for each, shared by the command line, run's supervisor and the
+ * shim that ends a program.
+ */
+#ifndef PD_EXIT_STATUS_H
+#define PD_EXIT_STATUS_H
+
+/* attach */
+#define EXIT_NO_DEADLOCK 0	/* no deadlock found */
+#define EXIT_FOUND 1		/* a deadlock found */
+/* every command */
+#define EXIT_USAGE 2		/* usage error, or the process cannot be read */
+/* run: the program was ended because of a deadlock */
+#define EXIT_DEADLOCK 86
+/* run --abort-on-uncaught: a thread died of an uncaught exception */
+#define EXIT_UNCAUGHT 1
+
+#endif

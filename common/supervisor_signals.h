@@ -1,0 +1,22 @@
+/*
+ * How a shimmed process speaks to pydeadlock run's supervisor: a
+ * real-time signal whose value is the sender's PID (sigqueue), the
+ * details in the sender's registry.  Sent to the supervisor only, never
+ * to the program.
+ */
+#ifndef PD_SUPERVISOR_SIGNALS_H
+#define PD_SUPERVISOR_SIGNALS_H
+
+#include <signal.h>
+
+enum supervisor_message {
+	SUPERVISOR_HELLO = 1,	/* a process of the program started (or forked) */
+	SUPERVISOR_DEADLOCK = 2,	/* report the deadlock of my registry */
+};
+
+static inline int supervisor_signal(enum supervisor_message m)
+{
+	return SIGRTMIN + (int)m;
+}
+
+#endif

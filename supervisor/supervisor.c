@@ -1,0 +1,594 @@
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis/verdict.h"
+#include "common/error.h"
+#include "common/preload_env.h"
+#include "common/supervisor_signals.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/watch.h"
+#include "tracer/attach/attach.h"
+#include "tracer/attach/attach_break.h"
+#include "tracer/attach/procfs.h"
+#include "tracer/attach/registry_remote.h"
+#include "ui/report.h"
+
+#ifndef PYDEADLOCK_PKGLIBDIR
+#define PYDEADLOCK_PKGLIBDIR "/usr/local/lib/pydeadlock"
+#endif
+#ifndef PYDEADLOCK_PKGDATADIR
+#define PYDEADLOCK_PKGDATADIR "/usr/local/share/pydeadlock"
+#endif
+#ifndef PYDEADLOCK_SRCDIR
+#define PYDEADLOCK_SRCDIR "."
+#endif
+#define SHIM_NAME "libpydeadlock.so"
+
+#define LOOK_MIN_MS 100		/* the program is looked at this often at most */
+#define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
+#define TREE_RESCAN_MS 1000	/* every process of the machine read this often */
+#define KILL_ROUNDS 50		/* the tree is killed until nothing is left */
+
+struct sup {
+	const struct run_options *o;
+	pid_t child;
+	int sigfd;
+	bool child_done;
+	int child_status;
+	int ending;		/* EXIT_DEADLOCK once the program is being ended */
+	int term_signals;	/* SIGINT/SIGTERM/SIGHUP/SIGQUIT received */
+	uint64_t term_deadline;
+	struct watch watch;
+	struct process_model prev;	/* the last look */
+	bool have_prev;
+	uint64_t next_look, next_tree, look_cost;
+	char *acted;		/* the last certain deadlock acted on */
+	char *potential;	/* the potential deadlock seen still ... */
+	uint64_t potential_since;	/* ... since then */
+	char *potential_said;	/* the last one reported */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* The shim: $PYDEADLOCK_SHIM, next to a build tree's binary, or installed. */
+static int find_shim(const char *exe, char *out, size_t size)
+{
+	const char *env = getenv("PYDEADLOCK_SHIM");
+	const char *slash = strrchr(exe, '/');
+
+	if (env)
+		return snprintf(out, size, "%s", env) < (int)size &&
+		       access(out, R_OK) == 0 ? 0 : -1;
+	if (slash &&
+	    snprintf(out, size, "%.*s/tracer/shim/.libs/%s", (int)(slash - exe),
+		     exe, SHIM_NAME) < (int)size &&
+	    access(out, R_OK) == 0)
+		return 0;
+	snprintf(out, size, "%s/%s", PYDEADLOCK_PKGLIBDIR, SHIM_NAME);
+	return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+static int setenv_checked(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) == 0)
+		return 0;
+	perror_msg("run: setenv %s", name);
+	return -1;
+}
+
+/*
+ * The program's environment: the shim preloaded, the pydeadlock package
+ * importable (and, for --abort-on-uncaught, the sitecustomize that sets
+ * it up first), the shim's configuration, and who the supervisor is.
+ */
+static int prepare_environment(const struct run_options *o)
+{
+	char exe[PATH_MAX], shim[PATH_MAX], pydir[PATH_MAX], err[256];
+	char supervisor[64], site[2 * PATH_MAX + 16];
+	struct proc_stat self;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0) {
+		perror_msg("run: /proc/self/exe");
+		return -1;
+	}
+	exe[n] = '\0';
+	if (find_shim(exe, shim, sizeof(shim)) < 0) {
+		error_msg("run: cannot find %s (set PYDEADLOCK_SHIM, or 'make install')",
+			  SHIM_NAME);
+		return -1;
+	}
+	snprintf(pydir, sizeof(pydir), "%s/python",
+		 strstr(shim, "/.libs/") ? PYDEADLOCK_SRCDIR : PYDEADLOCK_PKGDATADIR);
+	/* --abort-on-uncaught: the sitecustomize that sets it up, first */
+	if (o->abort_on_uncaught)
+		snprintf(site, sizeof(site), "%s/uncaught:%s", pydir, pydir);
+	else
+		snprintf(site, sizeof(site), "%s", pydir);
+	if (preload_env_prepare(shim, site, err, sizeof(err)) < 0) {
+		error_msg("run: %s", err);
+		return -1;
+	}
+	if (procfs_stat(getpid(), 0, &self) < 0)
+		return -1;
+	snprintf(supervisor, sizeof(supervisor), "%d:%llu", (int)getpid(),
+		 self.starttime);
+	if (setenv_checked("PYDEADLOCK_VICTIM", o->victim) ||
+	    setenv_checked("PYDEADLOCK_BIN", exe) ||
+	    setenv_checked("PYDEADLOCK_ON_DEADLOCK", o->policy_name) ||
+	    setenv_checked("PYDEADLOCK_SUPERVISOR", supervisor) ||
+	    (o->json && setenv_checked("PYDEADLOCK_JSON_REPORT", o->json)))
+		return -1;
+	return 0;
+}
+
+/* Signals the supervisor takes through its signalfd. */
+static void supervisor_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, supervisor_signal(SUPERVISOR_HELLO));
+	sigaddset(set, supervisor_signal(SUPERVISOR_DEADLOCK));
+}
+
+/* Kill every process below the supervisor (the program's tree: as a
+ * subreaper it keeps even the orphans), until none is left. */
+static void kill_tree(void)
+{
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		pid_t *tree = NULL;
+		int n = procfs_descendants(getpid(), &tree);
+
+		for (int i = 1; i < n; i++)
+			kill(tree[i], SIGKILL);
+		free(tree);
+		if (n <= 1)
+			return;
+		struct timespec nap = { 0, 2000000 };
+		nanosleep(&nap, NULL);
+	}
+}
+
+/*
+ * Reap every child that ended; note the program's end.  A thread that
+ * a snapshot seized but that stopped only after it was let go (it was
+ * in uninterruptible sleep) reports its stop here: let it go too.
+ */
+static void reap(struct sup *s)
+{
+	int status;
+	pid_t p;
+
+	while ((p = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+		if (WIFSTOPPED(status)) {
+			int event = (unsigned)status >> 16, sig = WSTOPSIG(status);
+
+			/* a signal-delivery stop hands the signal back */
+			ptrace(PTRACE_DETACH, p, 0,
+			       (void *)(long)(event == 0 ? sig : 0));
+			continue;
+		}
+		if (p == s->child) {
+			s->child_done = true;
+			s->child_status = status;
+		}
+	}
+}
+
+/* write(2) all of buf, whatever signals do */
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		len -= w;
+	}
+}
+
+/*
+ * Write the report of pm: text on stderr in one write (the program's
+ * shims write their own lines there too, and lines must not mix), JSON
+ * to the file asked for.
+ */
+static void report(struct sup *s, const struct process_model *pm)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (mem) {
+		report_text(mem, pm);
+		fclose(mem);
+		write_all(2, text, len);
+		free(text);
+	}
+	if (s->o->json)
+		report_json_to(s->o->json, pm);
+}
+
+static void end_program(struct sup *s, const char *why)
+{
+	error_msg("ending the program (exit status %d): %s", EXIT_DEADLOCK, why);
+	s->ending = EXIT_DEADLOCK;
+	kill_tree();
+}
+
+/* Set a 32-bit field of pid's registry at addr to value. */
+static void poke_u32(pid_t pid, uint64_t addr, size_t offset, uint32_t value)
+{
+	(void)registry_poke(pid, addr, offset, &value, sizeof(value));
+}
+
+/*
+ * The shim of process pid found a cycle and asks for the full report:
+ * take the snapshot, tell it so (it may break the cycle now), write the
+ * report, tell it that too.  Under abort the program then ends.
+ */
+static void shim_deadlock(struct sup *s, pid_t pid)
+{
+	uint64_t addr = 0;
+	struct registry *r = registry_read(pid, &addr);
+	struct process_model pm;
+	char err[512];
+	uint32_t seq;
+	int rc;
+
+	if (!r)
+		return;
+	seq = atomic_load(&r->report_seq);
+	registry_copy_free(r);
+	rc = attach_processes(&pid, 1, &pm, err, sizeof(err));
+	poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
+	if (rc == 0) {
+		if (verdict_compute(&pm) == 0)
+			report(s, &pm);
+		model_free(&pm);
+	} else {
+		error_msg("cannot write the full report: %s", err);
+	}
+	poke_u32(pid, addr, offsetof(struct registry, report_done), seq);
+	if (s->o->policy == RUN_ABORT)
+		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+}
+
+/* A signal for the supervisor. */
+static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	if (sig == SIGCHLD) {
+		reap(s);
+	} else if (sig == supervisor_signal(SUPERVISOR_HELLO)) {
+		watch_add(&s->watch, si->ssi_int);
+	} else if (sig == supervisor_signal(SUPERVISOR_DEADLOCK)) {
+		shim_deadlock(s, si->ssi_int);
+	} else if (++s->term_signals == 1) {
+		/* a terminal's signal reached the whole process group, the
+		 * program too; one sent to us alone is passed on */
+		if (si->ssi_code != SI_KERNEL)
+			kill(s->child, sig);
+		s->term_deadline = now_ns() + (uint64_t)RUN_TERM_GRACE_MS * 1000000u;
+	} else {
+		error_msg("ending the program: a second %s", strsignal(sig));
+		kill_tree();
+	}
+}
+
+/* "tid:wait:progress ..." of a deadlock's threads: the same again means
+ * nothing moved. */
+static char *deadlock_signature(const struct process_model *pm,
+				const struct deadlock *d)
+{
+	size_t cap = 64 + 64 * (size_t)d->n_tids, len = 0;
+	char *sig = xmalloc(cap);
+
+	sig[0] = '\0';
+	for (int i = 0; i < d->n_tids; i++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[i]);
+
+		len += snprintf(sig + len, cap - len, "%d:%llx:%llu ", (int)d->tids[i],
+				t ? (unsigned long long)t->wait.id : 0ull,
+				t ? (unsigned long long)t->progress : 0ull);
+	}
+	return sig;
+}
+
+/* Has every thread of d stayed as it was at the last look? */
+static bool deadlock_still(const struct sup *s, const struct process_model *pm,
+			   const struct deadlock *d)
+{
+	if (!s->have_prev)
+		return false;
+	for (int i = 0; i < d->n_tids; i++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[i]);
+
+		if (!t || !watch_thread_still(t, &s->prev))
+			return false;
+	}
+	return true;
+}
+
+/* The processes of d's threads. */
+static int deadlock_processes(const struct process_model *pm,
+			      const struct deadlock *d, pid_t *pids, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < d->n_tids; i++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[i]);
+		bool seen = false;
+
+		for (int k = 0; t && k < n; k++)
+			seen |= pids[k] == t->pid;
+		if (t && !seen && n < max)
+			pids[n++] = t->pid;
+	}
+	/* the report reads best from the oldest process down */
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && pids[k] < pids[k - 1]; k--) {
+			pid_t p = pids[k];
+
+			pids[k] = pids[k - 1];
+			pids[k - 1] = p;
+		}
+	return n;
+}
+
+/*
+ * A deadlock the look proved and that stayed still: stop its processes
+ * for the full model (stacks, Python), which must prove it too, then
+ * report it and act by the policy.
+ */
+static void act(struct sup *s, const struct process_model *seen,
+		const struct deadlock *d)
+{
+	pid_t pids[WATCH_MAX_PROCS];
+	int n = deadlock_processes(seen, d, pids, WATCH_MAX_PROCS);
+	struct process_model pm;
+	char err[512];
+
+	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
+		return;
+	if (verdict_compute(&pm) < 0 || !pm.n_deadlocks) {
+		model_free(&pm);
+		return;	/* the full view explains what the look could not */
+	}
+	report(s, &pm);
+	if (s->o->policy == RUN_ABORT) {
+		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+	} else if (s->o->policy == RUN_BREAK) {
+		pid_t victim = attach_break_deadlock(&pm, &pm.deadlocks[0],
+						     "pydeadlock run --on-deadlock=break",
+						     err, sizeof(err));
+
+		if (victim > 0)
+			error_msg("breaking it: thread %d's wait fails (victim: the newest waiter)",
+				  victim);
+		else {
+			end_program(s, "the deadlock cannot be broken: none of its waits can be made to fail");
+		}
+	}
+	model_free(&pm);
+}
+
+/* A potential deadlock still for long enough: the full report, once. */
+static void say_potential(struct sup *s, const struct process_model *seen)
+{
+	pid_t pids[WATCH_MAX_PROCS];
+	int n = deadlock_processes(seen, &seen->potential[0], pids,
+				   WATCH_MAX_PROCS);
+	struct process_model pm;
+	char err[512];
+
+	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
+		return;
+	if (verdict_compute(&pm) == 0 && (pm.n_potential || pm.n_deadlocks))
+		report(s, &pm);
+	model_free(&pm);
+}
+
+/*
+ * Is d the shim's to act on?  When its process is reporting one; and,
+ * under break and report, when it is a loop of owned waits of one
+ * process under the shim: its waiting threads look again every 100 ms
+ * (under abort they block for good, and a loop they missed is ours).
+ */
+static bool shim_has_it(const struct sup *s, const struct process_model *pm,
+			const struct deadlock *d)
+{
+	bool shim_sees = d->kind == DEADLOCK_CYCLE && s->o->policy != RUN_ABORT;
+	pid_t pid = 0;
+
+	for (int i = 0; i < d->n_tids; i++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[i]);
+		const struct process_info *p =
+			t ? model_process((struct process_model *)pm, t->pid) : NULL;
+
+		if (p && p->reporting)
+			return true;
+		shim_sees &= t && p && p->from_registry && t->wait.owned &&
+			     (!pid || pid == t->pid);
+		pid = t ? t->pid : pid;
+	}
+	return shim_sees;
+}
+
+/* One look at the program, and what follows from it. */
+static void look(struct sup *s)
+{
+	struct process_model pm;
+	uint64_t start = now_ns();
+
+	if (start >= s->next_tree) {
+		watch_rescan_tree(&s->watch);
+		s->next_tree = start + (uint64_t)TREE_RESCAN_MS * 1000000u;
+	}
+	if (watch_look(&s->watch, &pm, false) < 0)
+		return;
+	if (verdict_compute(&pm) == 0 && pm.outside_unchecked &&
+	    (pm.n_potential || pm.n_deadlocks)) {
+		/* worth reading every process of the machine now */
+		model_free(&pm);
+		watch_rescan_tree(&s->watch);
+		if (watch_look(&s->watch, &pm, true) < 0 || verdict_compute(&pm) < 0)
+			return;
+	}
+	if (pm.n_deadlocks && !shim_has_it(s, &pm, &pm.deadlocks[0]) &&
+	    deadlock_still(s, &pm, &pm.deadlocks[0])) {
+		char *sig = deadlock_signature(&pm, &pm.deadlocks[0]);
+
+		if (!s->acted || strcmp(sig, s->acted)) {
+			free(s->acted);
+			s->acted = sig;
+			act(s, &pm, &pm.deadlocks[0]);
+		} else {
+			free(sig);
+		}
+	} else if (pm.n_potential && !pm.n_deadlocks &&
+		   deadlock_still(s, &pm, &pm.potential[0])) {
+		char *sig = deadlock_signature(&pm, &pm.potential[0]);
+
+		if (!s->potential || strcmp(sig, s->potential)) {
+			free(s->potential);
+			s->potential = sig;
+			s->potential_since = start;
+		} else if (start - s->potential_since >=
+			   (uint64_t)s->o->potential_after_ms * 1000000u &&
+			   (!s->potential_said || strcmp(sig, s->potential_said))) {
+			free(s->potential_said);
+			s->potential_said = xstrdup(sig);
+			say_potential(s, &pm);
+			free(sig);
+		} else {
+			free(sig);
+		}
+	}
+	if (s->have_prev)
+		model_free(&s->prev);
+	s->prev = pm;
+	s->have_prev = true;
+	s->look_cost = now_ns() - start;
+}
+
+/* The child: the program, with the signals as run found them. */
+static void exec_program(const struct run_options *o, const sigset_t *mask)
+{
+	/* the program does not outlive run, even if run is SIGKILLed */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);	/* run died before the line above */
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	execvp(o->argv[0], o->argv);
+	error_msg("run: cannot run '%s': %s", o->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int exit_status(const struct sup *s)
+{
+	if (s->ending)
+		return s->ending;
+	if (WIFSIGNALED(s->child_status))
+		return 128 + WTERMSIG(s->child_status);
+	return WEXITSTATUS(s->child_status);
+}
+
+int supervise(const struct run_options *o)
+{
+	struct sup s = { .o = o, .sigfd = -1 };
+	sigset_t set, old;
+
+	if (prepare_environment(o) < 0)
+		return EXIT_USAGE;
+	if (o->json)
+		unlink(o->json);	/* present afterwards only if something was found */
+	supervisor_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s.sigfd < 0) {
+		perror_msg("run: signalfd");
+		return EXIT_USAGE;
+	}
+	/* orphans of the program become ours: reaped, and ended with it */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	s.child = fork();
+	if (s.child < 0) {
+		perror_msg("run: fork");
+		return EXIT_USAGE;
+	}
+	if (s.child == 0)
+		exec_program(o, &old);
+	watch_init(&s.watch, s.child);
+	s.next_look = now_ns() + (uint64_t)LOOK_MIN_MS * 1000000u;
+	while (!s.child_done) {
+		struct pollfd pfd = { s.sigfd, POLLIN, 0 };
+		struct signalfd_siginfo si;
+		uint64_t now = now_ns(), wake = s.next_look;
+		int timeout;
+
+		if (s.term_deadline && s.term_deadline < wake)
+			wake = s.term_deadline;
+		timeout = wake > now ? (int)((wake - now) / 1000000u) + 1 : 0;
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			break;
+		while (read(s.sigfd, &si, sizeof(si)) == sizeof(si))
+			on_signal(&s, &si);
+		now = now_ns();
+		if (s.term_deadline && now >= s.term_deadline && !s.child_done) {
+			error_msg("ending the program: it did not end %d s after it was asked to",
+				  RUN_TERM_GRACE_MS / 1000);
+			s.term_deadline = 0;
+			kill_tree();
+		}
+		if (!s.child_done && !s.ending && now >= s.next_look) {
+			uint64_t gap;
+
+			look(&s);
+			gap = s.look_cost * LOOK_COST_SHARE;
+			if (gap < (uint64_t)LOOK_MIN_MS * 1000000u)
+				gap = (uint64_t)LOOK_MIN_MS * 1000000u;
+			s.next_look = now_ns() + gap;
+		}
+	}
+	if (s.ending)
+		kill_tree();
+	reap(&s);
+	watch_fini(&s.watch);
+	if (s.have_prev)
+		model_free(&s.prev);
+	free(s.acted);
+	free(s.potential);
+	free(s.potential_said);
+	close(s.sigfd);
+	return exit_status(&s);
+}

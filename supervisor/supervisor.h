@@ -1,0 +1,37 @@
+/*
+ * pydeadlock run's supervisor: starts the program under the preload
+ * shim, waits for it (its end is seen at once, through SIGCHLD), answers
+ * the shim's requests for a full report, and watches the whole process
+ * tree from outside for what no single process can see from inside: a
+ * deadlock of waits that every thread able to end them shares (queues,
+ * futures, conditions, self-waits), across processes (pipes, waitpid,
+ * shared semaphores), through the GIL.  It acts only on a proof; what
+ * only something outside the program could end is reported as potential.
+ */
+#ifndef PD_SUPERVISOR_H
+#define PD_SUPERVISOR_H
+
+#include <stdbool.h>
+
+enum run_policy { RUN_ABORT, RUN_REPORT, RUN_BREAK };
+
+struct run_options {
+	enum run_policy policy;
+	const char *policy_name;	/* as given: "abort", "report", "break" */
+	const char *victim;		/* newest, oldest, fewest-locks */
+	const char *json;		/* --json-report=FILE, or NULL */
+	bool abort_on_uncaught;		/* Python: an uncaught exception ends it */
+	int potential_after_ms;		/* a potential deadlock still this long: say so */
+	char *const *argv;		/* the program and its arguments */
+};
+
+#define RUN_TERM_GRACE_MS 10000	/* after one SIGINT/SIGTERM: then SIGKILL */
+
+/*
+ * Run the program to its end.  Returns its exit status (128+N when
+ * killed by signal N), EXIT_DEADLOCK when it was ended because of a
+ * deadlock, EXIT_USAGE when it could not be started.
+ */
+int supervise(const struct run_options *o);
+
+#endif
