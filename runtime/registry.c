@@ -279,7 +279,7 @@ const struct registry_slot *registry_gil_holder(const struct registry *r)
 {
 	const struct registry_gil *g = &r->gil;
 	uint32_t n = atomic_load(&r->high_water);
-	uint64_t holder;
+	uint64_t holder, ident;
 	int locked;
 
 	if (!g->addr)
@@ -288,11 +288,15 @@ const struct registry_slot *registry_gil_holder(const struct registry *r)
 	holder = atomic_load((_Atomic uint64_t *)(uintptr_t)(g->addr + g->holder_off));
 	if (!locked || !holder)
 		return NULL;	/* free, or being handed over */
+	/* its thread by its state, or by its ident (pthread_self()) */
+	ident = g->ident_off ? *(const uint64_t *)(uintptr_t)(holder + g->ident_off)
+			     : 0;
 	if (n > REGISTRY_MAX_THREADS)
 		n = REGISTRY_MAX_THREADS;
 	for (uint32_t i = 0; i < n; i++)
-		if (r->slots[i].py_tstate == holder &&
-		    atomic_load(&r->slots[i].tid))
+		if (atomic_load(&r->slots[i].tid) &&
+		    (r->slots[i].py_tstate == holder ||
+		     (ident && r->slots[i].self == ident)))
 			return &r->slots[i];
 	return NULL;
 }

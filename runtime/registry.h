@@ -126,7 +126,7 @@ struct registry_gil {
 	uint32_t locked_off;	/* int locked */
 	uint32_t holder_off;	/* PyThreadState *last_holder */
 	uint32_t size;		/* the struct's size: a futex inside is a GIL wait */
-	uint32_t pad;
+	uint32_t ident_off;	/* PyThreadState's thread_id: pthread_self() */
 };
 
 struct registry {

@@ -337,23 +337,54 @@ static bool deadlock_still(const struct sup *s, const struct process_model *pm,
 	return true;
 }
 
-/* The processes of d's threads. */
+static void act_on(struct sup *s, struct process_model *pm);
+
+static bool pid_listed(const pid_t *pids, int n, pid_t pid)
+{
+	for (int k = 0; k < n; k++)
+		if (pids[k] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * The processes the full view of d needs: those of its threads, and,
+ * until nothing is added, those of everyone who could end a wait of a
+ * thread of theirs (a waitpid's child, a pipe's other end, an owner in
+ * another process).  Oldest first.
+ */
 static int deadlock_processes(const struct process_model *pm,
 			      const struct deadlock *d, pid_t *pids, int max)
 {
-	int n = 0;
+	int n = 0, done = 0;
 
 	for (int i = 0; i < d->n_tids; i++) {
 		const struct thread_model *t =
 			model_thread((struct process_model *)pm, d->tids[i]);
-		bool seen = false;
 
-		for (int k = 0; t && k < n; k++)
-			seen |= pids[k] == t->pid;
-		if (t && !seen && n < max)
+		if (t && n < max && !pid_listed(pids, n, t->pid))
 			pids[n++] = t->pid;
 	}
-	/* the report reads best from the oldest process down */
+	for (; done < n; done++)
+		for (int i = 0; i < pm->n_threads; i++) {
+			const struct thread_model *t = &pm->threads[i];
+			const struct wait_info *w = &t->wait;
+
+			if (t->pid != pids[done])
+				continue;
+			for (int k = 0; k < w->n_wakers && n < max; k++)
+				if (!pid_listed(pids, n, w->wakers[k].pid) &&
+				    model_process((struct process_model *)pm,
+						  w->wakers[k].pid))
+					pids[n++] = w->wakers[k].pid;
+			for (int k = 0; k < w->n_owners && n < max; k++) {
+				const struct thread_model *o = model_thread(
+					(struct process_model *)pm, w->owner_tids[k]);
+
+				if (o && !pid_listed(pids, n, o->pid))
+					pids[n++] = o->pid;
+			}
+		}
 	for (int i = 1; i < n; i++)
 		for (int k = i; k > 0 && pids[k] < pids[k - 1]; k--) {
 			pid_t p = pids[k];
@@ -379,15 +410,22 @@ static void act(struct sup *s, const struct process_model *seen,
 
 	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
 		return;
-	if (verdict_compute(&pm) < 0 || !pm.n_deadlocks) {
-		model_free(&pm);
-		return;	/* the full view explains what the look could not */
-	}
-	report(s, &pm);
+	if (verdict_compute(&pm) == 0 && pm.n_deadlocks)
+		act_on(s, &pm);
+	/* else the full view explains what the look could not */
+	model_free(&pm);
+}
+
+/* Report the certain deadlock of pm and act on it by the policy. */
+static void act_on(struct sup *s, struct process_model *pm)
+{
+	char err[512];
+
+	report(s, pm);
 	if (s->o->policy == RUN_ABORT) {
 		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
 	} else if (s->o->policy == RUN_BREAK) {
-		pid_t victim = attach_break_deadlock(&pm, &pm.deadlocks[0],
+		pid_t victim = attach_break_deadlock(pm, &pm->deadlocks[0],
 						     "pydeadlock run --on-deadlock=break",
 						     err, sizeof(err));
 
@@ -398,11 +436,16 @@ static void act(struct sup *s, const struct process_model *seen,
 			end_program(s, "the deadlock cannot be broken: none of its waits can be made to fail");
 		}
 	}
-	model_free(&pm);
 }
 
-/* A potential deadlock still for long enough: the full report, once. */
-static void say_potential(struct sup *s, const struct process_model *seen)
+/*
+ * A potential deadlock that stayed still: the full view (Python's own
+ * signal handlers, locks held by with blocks, owners CPython records)
+ * may prove it; then it is acted on.  Otherwise, once it has stayed
+ * still for --potential-after, it is said, once.
+ */
+static void potential(struct sup *s, const struct process_model *seen,
+		      bool say)
 {
 	pid_t pids[WATCH_MAX_PROCS];
 	int n = deadlock_processes(seen, &seen->potential[0], pids,
@@ -412,7 +455,9 @@ static void say_potential(struct sup *s, const struct process_model *seen)
 
 	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
 		return;
-	if (verdict_compute(&pm) == 0 && (pm.n_potential || pm.n_deadlocks))
+	if (verdict_compute(&pm) == 0 && pm.n_deadlocks)
+		act_on(s, &pm);
+	else if (say && pm.n_potential)
 		report(s, &pm);
 	model_free(&pm);
 }
@@ -464,6 +509,9 @@ static void look(struct sup *s)
 		if (watch_look(&s->watch, &pm, true) < 0 || verdict_compute(&pm) < 0)
 			return;
 	}
+	debug_msg("look: %d processes, %d threads: %d deadlocks, %d potential (%.3f ms)",
+		  pm.n_procs, pm.n_threads, pm.n_deadlocks, pm.n_potential,
+		  (now_ns() - start) / 1e6);
 	if (pm.n_deadlocks && !shim_has_it(s, &pm, &pm.deadlocks[0]) &&
 	    deadlock_still(s, &pm, &pm.deadlocks[0])) {
 		char *sig = deadlock_signature(&pm, &pm.deadlocks[0]);
@@ -480,15 +528,17 @@ static void look(struct sup *s)
 		char *sig = deadlock_signature(&pm, &pm.potential[0]);
 
 		if (!s->potential || strcmp(sig, s->potential)) {
+			/* new, and still: what does the full view prove? */
 			free(s->potential);
 			s->potential = sig;
 			s->potential_since = start;
+			potential(s, &pm, false);
 		} else if (start - s->potential_since >=
 			   (uint64_t)s->o->potential_after_ms * 1000000u &&
 			   (!s->potential_said || strcmp(sig, s->potential_said))) {
 			free(s->potential_said);
 			s->potential_said = xstrdup(sig);
-			say_potential(s, &pm);
+			potential(s, &pm, true);
 			free(sig);
 		} else {
 			free(sig);

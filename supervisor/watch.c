@@ -159,14 +159,25 @@ static void look_thread(pid_t pid, pid_t tid, struct thread_model *t)
 		t->state = native_call_state(t->syscall_nr, t->syscall_args);
 }
 
-/* For waits the shim slices and the GIL's rounds, the slot's generation
- * tells progress, not the times the thread ran. */
+#define GIL_WAIT_PROGRESS 0x4749	/* "GI": a GIL waiter's rounds do nothing */
+
+/*
+ * For waits the shim slices, the slot's generation tells progress, not
+ * the times the thread ran.  A thread waiting for the GIL goes round
+ * every 5 ms, each round a wait of its own (and the GIL's mutex taken
+ * again), doing nothing else: it stays as it is while its holder does,
+ * and a still holder is what proves it stuck.
+ */
 static void slot_progress(const struct registry *r, struct thread_model *t)
 {
 	const struct registry_slot *s = registry_slot_of(r, t->tid);
 
-	if (s && atomic_load(&s->wait_addr) &&
-	    !(atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
+	if (!s || !atomic_load(&s->wait_addr) ||
+	    (atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
+		return;
+	if (atomic_load(&s->wait_kind) == REG_GIL)
+		t->progress = GIL_WAIT_PROGRESS;
+	else
 		t->progress = atomic_load(&s->gen) ^ (s->acquired << 32);
 }
 

@@ -51,6 +51,8 @@ static void print_wait(FILE *out, const struct process_model *pm,
 {
 	if (w->kind == WAIT_PIPE)
 		fprintf(out, "pipe:[%" PRIu64 "]", w->id);
+	else if (w->kind == WAIT_GIL)
+		fprintf(out, "the GIL");
 	else if (w->kind == WAIT_CHILD && w->id)
 		fprintf(out, "the end of child process %" PRIu64, w->id);
 	else if (w->kind == WAIT_CHILD)
@@ -187,7 +189,7 @@ static void print_deadlock_thread(FILE *out, const struct process_model *pm,
 		if (held->site.file || held->site.function)
 			print_site(out, &held->site);
 		else if (pm->from_registry)
-			fprintf(out, "a place not recorded (Python acquisition lines are not recorded yet)");
+			fprintf(out, "a place the shim did not see (taken around it, through ctypes or a static call)");
 		else
 			fprintf(out, "a place attach cannot see ('pydeadlock run' records it)");
 		fputc('\n', out);

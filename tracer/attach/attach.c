@@ -111,6 +111,8 @@ static void describe_thread(struct unwinder *uw, struct symbolizer *sym,
 	}
 	if (t->stopped && !uw)
 		why = "no unwinder for this process";
+	if (t->spared)
+		why = "left running in its write: stopping it would cut the write short";
 	if (t->stack_truncated && why && n == UNWIND_MAX_FRAMES)
 		why = "stack deeper than pydeadlock reads";
 	tm->frames_truncated = why != NULL;
@@ -175,6 +177,12 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	proc->wake_signals = t->registry ? 0
 			     : program_view_wake_signals(t->pid, proc->python_version);
 	registry_view_owners(t->registry, pm, t->pid, sym, t->pv.loc);
+	/* a SIGINT whose Python handler only interrupts (the default one,
+	 * asyncio.run's) wakes nothing, whatever C saw installed */
+	proc = model_process(pm, t->pid);
+	if (t->pv.signals_known &&
+	    !(t->pv.custom_signals & (1ull << (SIGINT - 1))))
+		proc->wake_signals &= ~(1ull << (SIGINT - 1));
 	if (t->pv.why)
 		proc->python_why = xstrdup(t->pv.why);
 	if (t->ps.stopped_ns > pm->stopped_ns)

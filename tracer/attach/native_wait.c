@@ -194,6 +194,15 @@ void native_wait_classify(const struct thread_snapshot *t,
 {
 	const char *name;
 
+	if (t->spared) {
+		/* asleep in a write: what /proc says of its call */
+		tm->in_syscall = true;
+		tm->syscall_nr = t->syscall_nr;
+		memcpy(tm->syscall_args, t->syscall_args, sizeof(tm->syscall_args));
+		tm->state_detail = xstrdup(syscall_name(t->syscall_nr));
+		tm->state = native_call_state(t->syscall_nr, t->syscall_args);
+		return;
+	}
 	if (!t->stopped) {
 		tm->state = THREAD_UNKNOWN;
 		tm->state_detail = xstrdup("did not stop in time (uninterruptible sleep?)");

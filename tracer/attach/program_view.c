@@ -169,6 +169,27 @@ static bool pipe_wakers(struct pv_state *st, unsigned long inode, bool reading,
 	return any;
 }
 
+/* Where t waits when its wait has no line yet: its innermost Python
+ * frame, else its innermost native frame with a line. */
+static void site_from_frames(const struct thread_model *t, struct site *site)
+{
+	const struct frame *best = NULL;
+
+	if (site->file || site->function)
+		return;
+	for (int i = 0; i < t->n_frames && !best; i++)
+		if (t->frames[i].python)
+			best = &t->frames[i];
+	for (int i = 0; i < t->n_frames && !best; i++)
+		if (t->frames[i].file && t->frames[i].line)
+			best = &t->frames[i];
+	if (!best)
+		return;
+	site->file = xstrdup(best->file);
+	site->function = xstrdup(best->function);
+	site->line = best->line;
+}
+
 /* A wait on descriptors (read, write, poll, select), seen as pipe waits. */
 struct fd_wait {
 	int fd;
@@ -215,6 +236,7 @@ static void wait_on_fds(struct pv_state *st, struct thread_model *t,
 	w.site = t->wait.site;
 	w.pytype = t->wait.pytype;
 	w.note = t->wait.note;
+	site_from_frames(t, &w.site);
 	t->wait = w;	/* the thread stays in I/O: it waits on the pipe */
 }
 
@@ -286,6 +308,7 @@ static void child_wait(struct pv_state *st, struct thread_model *t, long want)
 	w.site = t->wait.site;
 	w.pytype = t->wait.pytype;
 	w.note = t->wait.note;
+	site_from_frames(t, &w.site);
 	t->wait = w;	/* in its system call still, waiting for the child */
 }
 

@@ -56,6 +56,7 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 		return;
 	}
 	pv->captured = true;
+	pv->signals_known = py_signal_handlers(pv->loc, &pv->custom_signals) == 0;
 	pv->waits = xcalloc(ps->n_threads, sizeof(*pv->waits));
 	for (int i = 0; i < ps->n_threads; i++) {
 		const struct thread_snapshot *t = &ps->threads[i];

@@ -32,6 +32,10 @@ struct python_view {
 	struct py_process proc;
 	struct python_wait_capture *waits;
 	int n_waits;
+	/* signals with a Python handler other than the default ones, read
+	 * during the stop (bit sig-1); valid when signals_known */
+	bool signals_known;
+	uint64_t custom_signals;
 };
 
 /* Before the stop: find the interpreter.  pv->loc NULL when none. */

@@ -55,12 +55,18 @@ static enum wait_kind model_kind(uint32_t kind, bool python)
 static const struct wait_info *python_wait_on(const struct process_model *pm,
 					      pid_t pid, uint64_t addr)
 {
+	const struct wait_info *other = NULL;
+
+	/* another process waiting at the same address: a fork child,
+	 * whose memory is a copy of its parent's */
 	for (int i = 0; i < pm->n_threads; i++)
-		if (pm->threads[i].pid == pid &&
-		    pm->threads[i].wait.sync_addr == addr &&
-		    pm->threads[i].wait.pytype)
-			return &pm->threads[i].wait;
-	return NULL;
+		if (pm->threads[i].wait.sync_addr == addr &&
+		    pm->threads[i].wait.pytype) {
+			if (pm->threads[i].pid == pid)
+				return &pm->threads[i].wait;
+			other = &pm->threads[i].wait;
+		}
+	return other;
 }
 
 /* Where in the program an acquisition happened: the Python line; else
@@ -241,7 +247,7 @@ static void owners_from_slots(const struct registry *r,
 static pid_t gil_holder(const struct registry *r, pid_t pid)
 {
 	const struct registry_gil *g = &r->gil;
-	uint64_t holder = 0;
+	uint64_t holder = 0, ident = 0;
 	int32_t locked = 0;
 	uint32_t n = atomic_load(&r->high_water);
 
@@ -250,8 +256,12 @@ static pid_t gil_holder(const struct registry *r, pid_t pid)
 	    target_read(pid, g->addr + g->holder_off, &holder, sizeof(holder)) < 0 ||
 	    !locked || !holder)
 		return 0;
+	if (g->ident_off)
+		(void)target_read(pid, holder + g->ident_off, &ident, sizeof(ident));
 	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++)
-		if (r->slots[i].py_tstate == holder && atomic_load(&r->slots[i].tid))
+		if (atomic_load(&r->slots[i].tid) &&
+		    (r->slots[i].py_tstate == holder ||
+		     (ident && r->slots[i].self == ident)))
 			return atomic_load(&r->slots[i].tid);
 	return 0;
 }
@@ -282,8 +292,9 @@ static void owner_from_orphan(const struct registry *r, struct symbolizer *sym,
 	w->n_owners = 1;
 	w->owner_tids[0] = o->tid;
 	w->owner_why = NULL;
-	/* a mutex or a `with` Lock only its holder releases: never, now */
-	w->owned = o->kind != REG_SEMLOCK || (o->flags & HELD_OWNED);
+	/* a mutex, an RLock (the Python view knows) or a `with` Lock only
+	 * its holder releases: never, now */
+	w->owned |= o->kind != REG_SEMLOCK || (o->flags & HELD_OWNED);
 	w->orphaned = w->owned;
 	free(site.file);
 	free(site.function);

@@ -271,6 +271,47 @@ static bool thread_exiting(pid_t pid, pid_t tid)
 }
 
 /*
+ * System calls that an interruption may end early with a partial result
+ * instead of restarting them: a write, a send that has moved some
+ * bytes returns that count.  A thread asleep in one is not stopped.
+ */
+static bool call_cut_short(long nr)
+{
+	switch (nr) {
+	case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev:
+	case SYS_pwritev2: case SYS_sendto: case SYS_sendmsg:
+	case SYS_sendmmsg: case SYS_sendfile: case SYS_splice: case SYS_tee:
+	case SYS_vmsplice: case SYS_copy_file_range:
+		return true;
+	}
+	return false;
+}
+
+/* A thread in a call that must not be cut short: its call from /proc. */
+static bool spare(pid_t pid, struct thread_snapshot *t)
+{
+	char *text = procfs_read("/proc/%d/task/%d/syscall", (int)pid, (int)t->tid);
+	unsigned long long a[8];
+	long nr;
+	bool yes;
+
+	yes = text && sscanf(text, "%ld %llx %llx %llx %llx %llx %llx %llx %llx",
+			     &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5],
+			     &a[6], &a[7]) == 9 && call_cut_short(nr);
+	free(text);
+	if (!yes)
+		return false;
+	t->spared = true;
+	t->in_syscall = true;
+	t->syscall_nr = nr;
+	for (int i = 0; i < 6; i++)
+		t->syscall_args[i] = a[i];
+	t->regs.rsp = a[6];
+	t->regs.rip = a[7];
+	return true;
+}
+
+/*
  * Seize and interrupt the threads not seen before; count them.  Their
  * /proc state and name are read first, for all of them, so that no thread
  * already stopped waits on those reads.
@@ -303,6 +344,8 @@ static int seize_new(pid_t pid, struct process_snapshot *ps, char *err,
 	for (int i = first_new; i < ps->n_threads; i++) {
 		struct thread_snapshot *t = &ps->threads[i];
 
+		if (t->pre_state == 'S' && spare(pid, t))
+			continue;
 		if (ptrace(PTRACE_SEIZE, t->tid, 0,
 			   (void *)(long)PTRACE_O_TRACEEXEC) < 0) {
 			if (errno == ESRCH || thread_exiting(pid, t->tid)) {
@@ -353,7 +396,8 @@ int snapshot_stop(pid_t pid, struct process_snapshot *ps, char *err,
 	}
 	ps->stop_latency_ns = ps->first_ns ? now_ns() - ps->first_ns : 0;
 	for (int i = 0; i < ps->n_threads; i++)
-		live += ps->threads[i].stopped && !ps->threads[i].gone;
+		live += (ps->threads[i].stopped || ps->threads[i].spared) &&
+			!ps->threads[i].gone;
 	if (!live) {
 		for (int i = 0; i < ps->n_threads; i++)
 			debug_msg("thread %d: seized %d stopped %d gone %d",

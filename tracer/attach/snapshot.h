@@ -27,6 +27,10 @@ struct thread_snapshot {
 	char comm[PROC_COMM_MAX];
 	char pre_state;		/* /proc state letter just before the stop */
 	bool seized, stopped, gone;
+	/* left running: stopping it would cut its system call short (a
+	 * write that has moved some bytes returns that count when
+	 * interrupted); its call is read from /proc instead */
+	bool spared;
 	bool group_stopped;	/* was job-control stopped: stays so */
 	int pending_signal;	/* caught while stopping; re-sent on detach */
 	struct user_regs_struct regs;

@@ -14,6 +14,7 @@
  * (SIG_DFL).  That shape has exactly one match in the builds measured.
  */
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -123,6 +124,41 @@ static uint64_t py_handlers_address(struct py_locator *loc)
 	return loc->signal_handlers;
 }
 
+#define PY_PARTIAL_FN 16	/* functools.partial: PyObject *fn, first */
+
+
+/* The tp_name of the type at type, into name; false when unreadable. */
+static bool py_type_named(struct py_locator *loc, uint64_t type,
+			  const char *want)
+{
+	char name[PY_TYPE_NAME_MAX] = { 0 };
+	uint64_t tp_name;
+
+	return !py_read_ptr(loc, type + loc->layout.type_name, &tp_name) &&
+	       !py_read(loc, tp_name, name, sizeof(name) - 1) &&
+	       !strcmp(name, want);
+}
+
+/*
+ * Is obj (header h) asyncio.run's own SIGINT handler (3.11+:
+ * functools.partial(runner._on_sigint, main_task=...), which cancels the
+ * main task, then on a second SIGINT raises KeyboardInterrupt)?  Like
+ * the default one it interrupts; it wakes nothing.
+ */
+static bool py_is_asyncio_runner_handler(struct py_locator *loc, uint64_t obj,
+					 const uint8_t *h)
+{
+	uint64_t fn, fn_type, self, self_type;
+
+	return py_type_named(loc, word(h, 8), "functools.partial") &&
+	       !py_read_ptr(loc, obj + PY_PARTIAL_FN, &fn) && fn &&
+	       !py_read_ptr(loc, fn + 8, &fn_type) &&
+	       fn_type == loc->types.method &&
+	       !py_read_ptr(loc, fn + loc->layout.method_self, &self) && self &&
+	       !py_read_ptr(loc, self + 8, &self_type) &&
+	       py_type_named(loc, self_type, "Runner");
+}
+
 /* Is the object with header h signal.default_int_handler? */
 static bool py_is_default_int_handler(struct py_locator *loc,
 				      const uint8_t *h)
@@ -159,6 +195,9 @@ int py_signal_handlers(struct py_locator *loc, uint64_t *custom_mask)
 		if (type == loc->types.long_ ||
 		    py_is_default_int_handler(loc, heads[s]))
 			continue;	/* SIG_DFL, SIG_IGN, the default */
+		if (s == SIGINT &&
+		    py_is_asyncio_runner_handler(loc, func[s], heads[s]))
+			continue;	/* asyncio.run's: interrupts too */
 		*custom_mask |= 1ULL << (s - 1);
 	}
 	return 0;

@@ -1196,6 +1196,10 @@ static void signal_note(int sig, sighandler_t handler)
 
 	if (!shim_registry || sig <= 0 || sig > 64 || signal_is_fault(sig))
 		return;
+	/* a vfork child (subprocess resets every handler there before it
+	 * execs) shares its parent's memory: the parent's handlers stay */
+	if (getpid() != shim_registry->pid)
+		return;
 	bit = 1ull << (sig - 1);
 	custom = handler != SIG_DFL && handler != SIG_IGN;
 	if (custom && sig == SIGINT && shim_python_present() &&

@@ -264,6 +264,7 @@ bool shim_python_gil(struct registry_gil *gil)
 	gil->addr = addr;
 	gil->locked_off = layout->gil_locked;
 	gil->holder_off = layout->gil_last_holder;
+	gil->ident_off = layout->tstate_thread_id;
 	gil->size = GIL_STATE_SIZE;
 	return true;
 }
