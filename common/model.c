@@ -104,22 +104,25 @@ static void site_copy(struct site *dst, const struct site *src)
 	dst->function = src ? xstrdup(src->function) : NULL;
 }
 
-void model_add_held(struct thread_model *t, enum wait_kind kind, uint64_t id,
-		    bool owned, const struct site *site)
+struct held *model_add_held(struct thread_model *t, enum wait_kind kind,
+			    uint64_t id, bool owned, const struct site *site)
 {
 	struct held *h;
 
 	for (int i = 0; i < t->n_holds; i++)
-		if (t->holds[i].id == id) {
+		if (t->holds[i].id == id || (t->holds[i].native &&
+					     t->holds[i].native == id)) {
 			t->holds[i].owned |= owned;
-			return;
+			return &t->holds[i];
 		}
 	t->holds = xrealloc(t->holds, t->n_holds + 1, sizeof(*t->holds));
 	h = &t->holds[t->n_holds++];
 	h->kind = kind;
 	h->id = id;
+	h->native = 0;
 	h->owned = owned;
 	site_copy(&h->site, site);
+	return h;
 }
 
 void model_add_deadlock(struct deadlock **list, int *n,

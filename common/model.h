@@ -122,6 +122,7 @@ struct wait_info {
 struct held {
 	enum wait_kind kind;
 	uint64_t id;
+	uint64_t native;	/* the native lock under a Python one, or 0 */
 	bool owned;		/* released by this thread only (mutex, `with`) */
 	struct site site;	/* where acquired; file NULL when unknown */
 };
@@ -211,8 +212,10 @@ struct process_info *model_add_process(struct process_model *pm, pid_t pid);
 
 /* Append a frame to a thread (strings are copied). */
 struct frame *model_add_frame(struct thread_model *t);
-void model_add_held(struct thread_model *t, enum wait_kind kind, uint64_t id,
-		    bool owned, const struct site *site);
+/* Add a hold (strings copied); one of the same object (by id, or a
+ * Python lock's native lock) is merged.  Returns it. */
+struct held *model_add_held(struct thread_model *t, enum wait_kind kind,
+			    uint64_t id, bool owned, const struct site *site);
 void model_add_deadlock(struct deadlock **list, int *n,
 			enum deadlock_kind kind, const pid_t *tids,
 			int n_tids, bool certain, const char *why);

@@ -275,6 +275,23 @@ void registry_fact_clear(struct registry *r, uint64_t addr)
 	}
 }
 
+const struct registry_slot *registry_join_target(const struct registry *r,
+						 const struct registry_slot *s)
+{
+	uint32_t n = atomic_load(&r->high_water);
+	uint64_t thread = atomic_load(&s->wait_addr);
+	pid_t tid = atomic_load(&s->wait_tid);
+
+	if (tid)
+		return registry_slot_of(r, tid);
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
+	for (uint32_t i = 0; thread && i < n; i++)	/* by its pthread_t */
+		if (atomic_load(&r->slots[i].tid) && r->slots[i].self == thread)
+			return &r->slots[i];
+	return NULL;
+}
+
 const struct registry_slot *registry_gil_holder(const struct registry *r)
 {
 	const struct registry_gil *g = &r->gil;
@@ -322,7 +339,7 @@ static int wait_owners(const struct registry *r, const struct registry_slot *s,
 		n_slots = REGISTRY_MAX_THREADS;
 	switch (kind) {
 	case REG_JOIN:
-		o = registry_slot_of(r, atomic_load(&s->wait_tid));
+		o = registry_join_target(r, s);
 		if (o)
 			next[n++] = o;
 		return n;

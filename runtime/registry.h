@@ -139,7 +139,9 @@ struct registry {
 	_Atomic uint32_t said;		/* one bit per message said once */
 	_Atomic uint32_t breakable;	/* waits poll break_pending (break, report) */
 	_Atomic uint32_t n_orphans;
-	uint32_t pad;
+	/* a statically linked Python: only its main thread's lock waits
+	 * can be made to raise (the others keep waiting when chosen) */
+	uint32_t raise_main_only;
 	/* signals with a handler the program installed itself (bit sig-1):
 	 * a handler may end any wait of the process */
 	_Atomic uint64_t user_signals;
@@ -193,6 +195,11 @@ uint32_t registry_fact(const struct registry *r, uint64_t addr);
 /* Returns -1 when the table has no room near addr (the fact is lost). */
 int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags);
 void registry_fact_clear(struct registry *r, uint64_t addr);
+
+/* The thread a join of slot s waits for (by TID, or by its pthread_t
+ * when it had no slot yet at the join), or NULL. */
+const struct registry_slot *registry_join_target(const struct registry *r,
+						 const struct registry_slot *s);
 
 /* The holder of the GIL by its thread state, or NULL (in-process). */
 const struct registry_slot *registry_gil_holder(const struct registry *r);

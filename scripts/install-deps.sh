@@ -3,8 +3,11 @@
 # Does nothing when everything is already there; needs root otherwise.
 set -eu
 
+# libpython3.11-testsuite: CPython's own tests for Debian's python3.11,
+# run plainly and under the tool by tests/cpython
 PACKAGES="build-essential autoconf automake libtool pkg-config \
-libunwind-dev libdw-dev libelf-dev check elfutils python3 libc6-dbg"
+libunwind-dev libdw-dev libelf-dev check elfutils python3 libc6-dbg \
+libpython3.11-testsuite"
 
 missing=""
 for p in $PACKAGES; do

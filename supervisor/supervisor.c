@@ -501,6 +501,7 @@ static void look(struct sup *s)
 	}
 	if (watch_look(&s->watch, &pm, false) < 0)
 		return;
+	s->look_cost = now_ns() - start;	/* the look alone, not what follows */
 	if (verdict_compute(&pm) == 0 && pm.outside_unchecked &&
 	    (pm.n_potential || pm.n_deadlocks)) {
 		/* worth reading every process of the machine now */
@@ -548,7 +549,6 @@ static void look(struct sup *s)
 		model_free(&s->prev);
 	s->prev = pm;
 	s->have_prev = true;
-	s->look_cost = now_ns() - start;
 }
 
 /* The child: the program, with the signals as run found them. */

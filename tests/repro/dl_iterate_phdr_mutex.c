@@ -15,7 +15,9 @@
  * Side effect: every dlopen()/dlclose()/dl_iterate_phdr() in the process,
  * such as a tool's, blocks too.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>

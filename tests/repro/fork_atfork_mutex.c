@@ -7,7 +7,9 @@
  * it, so the child can lock it.  Thread "refresher" holds table_lock for
  * 0.5 s while main forks.  A tool must report no deadlock.  Two processes.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/wait.h>

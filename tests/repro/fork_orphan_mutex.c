@@ -13,7 +13,9 @@
  * the child, so nobody could ever unlock it.  In the parent, main blocks in
  * waitpid() for the child and refresher in sem_wait().  Two processes.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>

@@ -9,7 +9,9 @@
  * lock.  A tool must report no
  * deadlock (a writer waits behind a reader who waits for nothing).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>

@@ -17,7 +17,9 @@
  * and release could let the second rdlock through.  Main blocks in
  * pthread_join(reader).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>

@@ -57,6 +57,10 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 				continue;
 			any_registry |= atomic_load(&r->breakable);
 			s = registry_slot_of(r, d->tids[i]);
+			/* a static Python's other threads keep waiting */
+			if (s && r->raise_main_only && d->tids[i] != t->pid &&
+			    atomic_load(&s->wait_kind) == REG_SEMLOCK)
+				s = NULL;
 			if (!atomic_load(&r->breakable) || !s || !breakable_wait(s) ||
 			    (best && s->wait_since_ns <= best->wait_since_ns)) {
 				registry_copy_free(r);

@@ -18,6 +18,7 @@
 #include "tracer/attach/procfs.h"
 #include "tracer/attach/program_view.h"
 #include "tracer/attach/target_mem.h"
+#include "tracer/python/py_reader.h"
 
 #define PV_POLL_FDS 64		/* descriptors of one poll() looked at */
 #define PV_SELECT_FDS 1024	/* FD_SETSIZE */
@@ -177,6 +178,9 @@ static void site_from_frames(const struct thread_model *t, struct site *site)
 
 	if (site->file || site->function)
 		return;
+	for (int i = 0; i < t->n_frames && !best; i++)
+		if (t->frames[i].python && !py_file_in_library(t->frames[i].file))
+			best = &t->frames[i];
 	for (int i = 0; i < t->n_frames && !best; i++)
 		if (t->frames[i].python)
 			best = &t->frames[i];
@@ -505,9 +509,10 @@ void program_view_apply(struct process_model *pm, bool look_outside)
 		foreign_owner(&st, t);
 		if (t->state == THREAD_WAITING && t->wait.shared)
 			shared_wait(&st, proc, t);
-		/* a handler may release or signal anything; an owned wait
-		 * waits for its owner whatever a handler does */
-		if (t->state == THREAD_WAITING && !t->wait.owned &&
+		/* a handler may release or signal anything, interrupt a read
+		 * or a waitpid; an owned wait waits for its owner whatever a
+		 * handler does */
+		if (t->wait.kind != WAIT_NONE && !t->wait.owned &&
 		    pm->procs[proc].wake_signals) {
 			char sigs[128];
 

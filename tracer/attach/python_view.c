@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -28,7 +29,10 @@ void python_view_free(struct python_view *pv)
 		py_process_free(&pv->proc);
 	py_locator_free(pv->loc);
 	free(pv->why);
+	for (int i = 0; i < pv->n_waits; i++)
+		free(pv->waits[i].import_module);
 	free(pv->waits);
+	free(pv->helds);
 	memset(pv, 0, sizeof(*pv));
 }
 
@@ -58,12 +62,24 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 	pv->captured = true;
 	pv->signals_known = py_signal_handlers(pv->loc, &pv->custom_signals) == 0;
 	pv->waits = xcalloc(ps->n_threads, sizeof(*pv->waits));
+	pv->helds = xcalloc(ps->n_threads, sizeof(*pv->helds));
 	for (int i = 0; i < ps->n_threads; i++) {
 		const struct thread_snapshot *t = &ps->threads[i];
 		struct python_wait_capture *w;
+		struct python_held_capture *h;
 		struct py_thread *p;
 
 		uint64_t sync = 0;
+
+		/* what every thread holds by with blocks: owners of locks */
+		if (!t->gone && (p = py_thread_of(&pv->proc, t)) && p->n_frames) {
+			h = &pv->helds[pv->n_helds];
+			h->n = py_with_held(pv->loc, p, h->held, PY_VIEW_MAX_HELD);
+			if (h->n > 0) {
+				h->tid = t->tid;
+				pv->n_helds++;
+			}
+		}
 
 		if (t->stopped && !t->gone && t->in_syscall &&
 		    t->syscall_nr == SYS_futex)
@@ -80,7 +96,21 @@ void python_view_capture(struct process_snapshot *ps, void *ctx)
 		w->tid = t->tid;
 		w->lock_found = py_find_lock(pv->loc, p, sync, &w->lock) == 0;
 		w->join_found = py_join_target(pv->loc, p, &w->join_ident) == 0;
+		w->import_found = py_module_lock_wait(pv->loc, p, &w->import_owner,
+						      &w->import_module) == 0;
 	}
+}
+
+/* The thread that holds the lock object obj by a with block, or NULL. */
+static const struct python_held_capture *with_holder(const struct python_view *pv,
+						    uint64_t obj)
+{
+	for (int i = 0; i < pv->n_helds; i++)
+		for (int k = 0; k < pv->helds[i].n; k++)
+			if (pv->helds[i].held[k].object == obj &&
+			    pv->helds[i].held[k].native)
+				return &pv->helds[i];
+	return NULL;
 }
 
 static const struct python_wait_capture *wait_capture(const struct python_view *pv,
@@ -188,6 +218,16 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
+/* The innermost frame of the program's own code, from frame first;
+ * first itself when every frame is the library's. */
+static int program_frame(const struct py_thread *p, int first)
+{
+	for (int i = first; i < p->n_frames; i++)
+		if (!py_file_in_library(p->frames[i].file))
+			return i;
+	return first < p->n_frames ? first : p->n_frames - 1;
+}
+
 static bool is_sync_library(const char *file)
 {
 	return ends_with(file, "/threading.py") || ends_with(file, "/queue.py") ||
@@ -219,7 +259,7 @@ static const struct py_wait_pattern *py_wait_kind(const struct py_thread *p,
 				break;
 			}
 		}
-	*site = i < p->n_frames ? i : p->n_frames - 1;
+	*site = program_frame(p, i < p->n_frames ? i : p->n_frames - 1);
 	if (found && found->kind == WAIT_CONDITION && waits >= 2) {
 		static const struct py_wait_pattern event = {
 			"/threading.py", "wait", WAIT_EVENT, "threading.Event"
@@ -240,6 +280,32 @@ static const char *no_owner_why(enum wait_kind kind)
 	case WAIT_SEMAPHORE: return "a Semaphore has no owner: any thread may release it";
 	case WAIT_JOIN: return "the joined thread could not be read";
 	default: return "a plain Lock records no owner ('pydeadlock run' knows it)";
+	}
+}
+
+/* The locks tm holds by with blocks, as holds: released by it alone. */
+static void add_with_holds(const struct python_view *pv,
+			   const struct py_thread *p, struct thread_model *tm)
+{
+	for (int i = 0; i < pv->n_helds; i++) {
+		const struct python_held_capture *h = &pv->helds[i];
+
+		if (h->tid != tm->tid)
+			continue;
+		for (int k = 0; k < h->n; k++) {
+			const struct py_held_lock *l = &h->held[k];
+			const struct py_frame *f = l->frame >= 0 && l->frame < p->n_frames
+						   ? &p->frames[l->frame] : NULL;
+			struct site site = {
+				f ? f->file : NULL, l->line, f ? f->function : NULL
+			};
+			enum wait_kind kind = !l->native ? WAIT_SEMAPHORE
+					      : !strcmp(l->type, "_thread.RLock")
+					      ? WAIT_RLOCK : WAIT_LOCK;
+
+			model_add_held(tm, kind, l->object, l->native != 0,
+				       &site)->native = l->native;
+		}
 	}
 }
 
@@ -274,7 +340,7 @@ static void gil_wait(const struct python_view *pv,
 		w->owner_why = "the GIL is free: this thread is about to take it";
 	}
 	if (p->n_frames)
-		set_site(w, &p->frames[0]);
+		set_site(w, &p->frames[program_frame(p, 0)]);
 	tm->state = THREAD_WAITING;
 }
 
@@ -296,17 +362,22 @@ static bool python_wait(const struct python_view *pv,
 	int site;
 
 	pattern = py_wait_kind(p, &site);
-	if (!lock && !pattern)
+	if (!lock && !pattern && !(c && c->import_found))
 		return false;
 	free(w->pytype);
 	w->pytype = NULL;
 	w->n_owners = 0;
 	w->owner_why = NULL;
 	if (lock) {
-		w->kind = strcmp(c->lock.type, "_thread.RLock") ? WAIT_LOCK
-								: WAIT_RLOCK;
+		w->kind = !strcmp(c->lock.type, "_thread.RLock") ? WAIT_RLOCK
+			  : c->lock.signal ? WAIT_QUEUE
+			  : !strcmp(c->lock.type, "_multiprocessing.SemLock") &&
+			    c->lock.semlock_kind == 1 && c->lock.maxvalue != 1
+			  ? WAIT_SEMAPHORE : WAIT_LOCK;
 		w->id = c->lock.object;
 		w->pytype = xstrdup(c->lock.type);
+		/* a multiprocessing lock: other processes may release it */
+		w->shared |= c->lock.process_shared;
 	}
 	if (pattern) {	/* the class the program used names it best */
 		w->kind = pattern->kind;
@@ -314,6 +385,52 @@ static bool python_wait(const struct python_view *pv,
 		w->pytype = xstrdup(pattern->type);
 	}
 	set_site(w, &p->frames[site]);
+	if (lock && !c->lock.owner_known && !c->lock.signal) {
+		/* a Lock some thread holds by a with block: its owner */
+		const struct python_held_capture *h = with_holder(pv, c->lock.object);
+
+		if (h) {
+			w->owner_tids[0] = h->tid;
+			w->n_owners = 1;
+			w->owned = true;
+		}
+	} else if (lock && c->lock.owner_known && w->kind != WAIT_RLOCK &&
+		   c->lock.owner_ident) {
+		/* an owner CPython records (buffered I/O, multiprocessing's
+		 * RLock): only it releases the lock */
+		pid_t owner = tid_of_ident(pv, ps, c->lock.owner_ident, 0);
+
+		if (owner) {
+			w->owner_tids[0] = owner;
+			w->n_owners = 1;
+			w->owned = true;
+		} else if (!c->lock.process_shared) {
+			w->owner_why = "its owner is no thread of this process";
+			w->owned = w->orphaned = true;
+		}
+	}
+	if (c && c->import_found) {
+		char note[160];
+
+		w->kind = WAIT_IMPORT;
+		free(w->pytype);
+		w->pytype = xstrdup("importlib._ModuleLock");
+		snprintf(note, sizeof(note), "the import of %s",
+			 c->import_module ? c->import_module : "a module");
+		free(w->note);
+		w->note = xstrdup(note);
+		if (c->import_owner) {
+			pid_t owner = tid_of_ident(pv, ps, c->import_owner, 0);
+
+			w->n_owners = 0;
+			if (owner) {
+				/* only the importing thread releases it */
+				w->owner_tids[0] = owner;
+				w->n_owners = 1;
+				w->owned = true;
+			}
+		}
+	}
 	if (w->kind == WAIT_RLOCK && c->lock.owner_ident) {
 		pid_t owner = tid_of_ident(pv, ps, c->lock.owner_ident, 0);
 
@@ -370,6 +487,7 @@ void python_view_apply(struct python_view *pv,
 			tm->name = xstrdup(p->name);
 		}
 		tm->holds_gil = p->holds_gil;
+		add_with_holds(pv, p, tm);
 		c = wait_capture(pv, tm->tid);
 		if (tm->state == THREAD_WAITING && pv->proc.gil_addr &&
 		    tm->wait.id >= pv->proc.gil_addr &&
@@ -377,7 +495,7 @@ void python_view_apply(struct python_view *pv,
 			gil_wait(pv, ps, p, tm);
 		else if (tm->state == THREAD_WAITING && p->n_frames &&
 			 !python_wait(pv, ps, c, p, tm))
-			set_site(&tm->wait, &p->frames[0]);	/* C called from Python */
+			set_site(&tm->wait, &p->frames[program_frame(p, 0)]);	/* C called from Python */
 		merge_frames(tm, p);
 	}
 }

@@ -22,6 +22,18 @@ struct python_wait_capture {
 	struct py_lock_info lock;
 	bool join_found;
 	uint64_t join_ident;	/* ident of the thread being joined */
+	bool import_found;	/* waits for an import another thread runs */
+	uint64_t import_owner;	/* ... that thread's ident, 0: none now */
+	char *import_module;
+};
+
+#define PY_VIEW_MAX_HELD 32	/* locks held by with blocks, per thread */
+
+/* What the stop found a thread to hold through with blocks. */
+struct python_held_capture {
+	pid_t tid;
+	int n;
+	struct py_held_lock held[PY_VIEW_MAX_HELD];
 };
 
 struct python_view {
@@ -32,6 +44,8 @@ struct python_view {
 	struct py_process proc;
 	struct python_wait_capture *waits;
 	int n_waits;
+	struct python_held_capture *helds;
+	int n_helds;
 	/* signals with a Python handler other than the default ones, read
 	 * during the stop (bit sig-1); valid when signals_known */
 	bool signals_known;

@@ -142,6 +142,20 @@ static void wait_from_slot(const struct registry_slot *s, bool python,
 	tm->state = THREAD_WAITING;
 }
 
+/* A join: the thread waited for is its owner (its end alone ends it). */
+static void join_owner(const struct registry *r, const struct registry_slot *s,
+		       struct wait_info *w)
+{
+	const struct registry_slot *target = registry_join_target(r, s);
+
+	if (w->n_owners || !target)
+		return;
+	w->owner_tids[0] = atomic_load(&target->tid);
+	w->n_owners = 1;
+	w->owned = true;
+	w->owner_why = NULL;
+}
+
 void registry_view_waits(const struct registry *r, struct process_model *pm,
 			 pid_t pid, struct symbolizer *sym)
 {
@@ -170,6 +184,9 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 		 * CPython waits for the GIL in 5 ms rounds: untimed too */
 		if (tm->state == THREAD_WAITING && !(flags & REG_WAIT_TIMED))
 			tm->wait.timed = false;
+		if (tm->wait.kind == WAIT_JOIN &&
+		    atomic_load(&s->wait_kind) == REG_JOIN)
+			join_owner(r, s, &tm->wait);
 		tm->wait.shared |= flags & REG_WAIT_SHARED;
 	}
 }

@@ -175,3 +175,9 @@ int py_code_position(struct py_locator *loc, uint64_t code, int64_t lasti,
 	*line = py_code_line(loc, c, lasti);
 	return 0;
 }
+
+bool py_file_in_library(const char *file)
+{
+	return file && (!strncmp(file, "<frozen ", 8) ||
+			(strstr(file, "/lib/python3") && !strstr(file, "-packages/")));
+}

@@ -242,6 +242,13 @@ int py_join_target(struct py_locator *loc, const struct py_thread *t,
 int py_code_position(struct py_locator *loc, uint64_t code, int64_t lasti,
 		     char **file, char **function, int *line);
 
+/*
+ * Is file (a code object's co_filename) part of Python's standard
+ * library, or frozen into the interpreter?  A report names the
+ * program's own line, the innermost frame for which this is false.
+ */
+bool py_file_in_library(const char *file);
+
 void py_process_free(struct py_process *p);
 void py_locator_free(struct py_locator *loc);
 

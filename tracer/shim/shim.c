@@ -171,6 +171,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 		return;
 	}
 	atomic_store(&shim_registry->breakable, shim_report_breakable() && slicing);
+	shim_registry->raise_main_only = !shim_python_can_fail(0);
 	shim_report_hello();
 }
 
@@ -236,6 +237,7 @@ static void after_fork_child(void)
 			     atomic_load(&old->user_signals));
 		atomic_store(&shim_registry->breakable,
 			     atomic_load(&old->breakable));
+		shim_registry->raise_main_only = old->raise_main_only;
 		keep_orphans(shim_registry, old, had);
 	}
 	if (shim_registry && had &&
@@ -1147,8 +1149,8 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 		if (atomic_load(&o->tid) && o->self == (uint64_t)t)	/* by pthread_t */
 			target = atomic_load(&o->tid);
 	}
-	if (wait_begin(s, (void *)t, REG_JOIN, target ? 0 : REG_WAIT_TIMED,
-		       target, site)) {
+	/* a target not yet in the registry is found later by its pthread_t */
+	if (wait_begin(s, (void *)t, REG_JOIN, 0, target, site)) {
 		wait_end(s);
 		return EDEADLK;
 	}

@@ -1,0 +1,39 @@
+# One deadlock of the corpus on one interpreter, run plainly (no shim) in
+# a session of its own: pydeadlock attach, given the first process, must
+# prove it (exit 1) once it has formed, with the processes below it, and
+# leave every process as it found it.
+# Arguments: NAME PYTHON ("-" for a C program); prints "ok ..." or "FAIL: ...".
+name=$1 py=$2
+. "$(dirname "$TESTLIB")/../run/lib.sh"
+. "$SRCDIR/tests/repro/lib.sh"
+cmd=$(repro_cmd "$name" "$py")
+what="$name on ${py##*/versions/}"
+# shellcheck disable=SC2086
+setsid $cmd > "$WORK/out" 2> "$WORK/err" < /dev/null &
+pid=$!
+trap 'kill -9 "-$pid" 2> /dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 200); do
+	grep -q ready "$WORK/out" "$WORK/err" 2> /dev/null && break
+	sleep 0.05
+done
+# the deadlock forms after "ready": attach until it is proved (at most 10 s)
+RC=0
+for _ in $(seq 1 50); do
+	run_attach "$WORK/report" "$pid"
+	[ "$RC" = 1 ] && break
+	[ "$RC" = 0 ] || break
+	sleep 0.2
+done
+[ "$RC" = 1 ] || { echo "FAIL: $what: attach: status $RC: $(head -n3 "$WORK/report") $(cat "$WORK/report.err")"; exit 0; }
+for p in $(pgrep -s "$pid"); do
+	assert_untouched "$p" > "$WORK/untouched" 2>&1 ||
+		{ echo "FAIL: $what: $(cat "$WORK/untouched")"; exit 0; }
+done
+marked=$(repro_wait_lines "$name")
+seen=0
+for at in $marked; do
+	grep -q "waiting at .*$at in " "$WORK/report" && seen=$((seen + 1))
+done
+[ -z "$marked" ] || [ "$seen" -gt 0 ] ||
+	{ echo "FAIL: $what: attach names none of the waiting lines ($marked): $(head -n 12 "$WORK/report")"; exit 0; }
+echo "ok $what: $(head -n1 "$WORK/report" | sed 's/.*: deadlock/deadlock/')"
