@@ -1,5 +1,5 @@
 # Two threads take two plain Locks in opposite orders; main joins the
-# first.  Plain Locks record no owner: a snapshot proves "all-blocked".
+# first.  Locks held by with blocks: a snapshot proves the cycle, owners too.
 import threading
 
 a = threading.Lock()

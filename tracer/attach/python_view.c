@@ -292,7 +292,9 @@ static void add_with_holds(const struct python_view *pv,
 
 		if (h->tid != tm->tid)
 			continue;
-		for (int k = 0; k < h->n; k++) {
+		/* outer blocks first: a lock taken again by an inner with
+		 * block (an RLock) was acquired at the outer one */
+		for (int k = h->n - 1; k >= 0; k--) {
 			const struct py_held_lock *l = &h->held[k];
 			const struct py_frame *f = l->frame >= 0 && l->frame < p->n_frames
 						   ? &p->frames[l->frame] : NULL;
