@@ -90,12 +90,15 @@ int procfs_parse_status(const char *text, struct proc_status *out)
 static int map_parse_line(const char *line, struct map_entry *e)
 {
 	unsigned long long start, end, offset, inode;
+	unsigned int major, minor;
 	int path_at = 0;
 
 	memset(e, 0, sizeof(*e));
-	if (sscanf(line, "%llx-%llx %4s %llx %*x:%*x %llu%n", &start, &end,
-		   e->perms, &offset, &inode, &path_at) < 5 || start > end)
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &start, &end,
+		   e->perms, &offset, &major, &minor, &inode, &path_at) < 7 ||
+	    start > end)
 		return -1;
+	e->dev = (unsigned long)major << 20 | minor;
 	/* not " %n": that would skip the newline of a pathless mapping */
 	while (line[path_at] == ' ' || line[path_at] == '\t')
 		path_at++;

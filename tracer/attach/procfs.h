@@ -35,6 +35,7 @@ struct proc_status {
 struct map_entry {
 	uint64_t start, end, offset;
 	char perms[5];		/* "r-xp" */
+	unsigned long dev;	/* major << 20 | minor of the file's device */
 	unsigned long inode;
 	char *path;		/* NULL for anonymous mappings */
 };

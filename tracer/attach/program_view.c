@@ -370,9 +370,18 @@ static struct maps *maps_of(struct pv_state *st, int proc)
 	return &st->maps[proc];
 }
 
+/*
+ * The same file?  By device and inode, not by name: a named semaphore is
+ * made under a temporary name (the creator's mapping keeps that one,
+ * deleted) and linked to its own, which the others open.
+ */
+static bool same_file(const struct map_entry *a, const struct map_entry *b)
+{
+	return a->inode && a->inode == b->inode && a->dev == b->dev;
+}
+
 /* Does some process outside the model map this file? */
-static pid_t mapped_outside(struct pv_state *st, unsigned long inode,
-			    const char *path)
+static pid_t mapped_outside(struct pv_state *st, const struct map_entry *file)
 {
 	struct dirent *de;
 	pid_t found = 0;
@@ -389,8 +398,7 @@ static pid_t mapped_outside(struct pv_state *st, unsigned long inode,
 		    procfs_maps((pid_t)pid, &m) < 0)
 			continue;
 		for (int i = 0; i < m.n && !found; i++)
-			if (m.v[i].inode == inode && m.v[i].path &&
-			    !strcmp(m.v[i].path, path))
+			if (same_file(&m.v[i], file))
 				found = (pid_t)pid;
 		maps_free(&m);
 	}
@@ -418,8 +426,7 @@ static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 		const struct maps *o = maps_of(st, i);
 
 		for (int k = 0; k < o->n; k++)
-			if (o->v[k].inode == m->inode && o->v[k].path &&
-			    !strcmp(o->v[k].path, m->path)) {
+			if (same_file(&o->v[k], m)) {
 				wait_add_waker(w, st->pm->procs[i].pid, 0);
 				break;
 			}
@@ -429,7 +436,7 @@ static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 		st->pm->outside_unchecked = true;
 		return;
 	}
-	outside = mapped_outside(st, m->inode, m->path);
+	outside = mapped_outside(st, m);
 	if (outside)
 		set_external(w, "process %d, outside the program, maps %s too",
 			     (int)outside, m->path);
