@@ -135,8 +135,11 @@ static void derive_holds(struct process_model *pm)
 	for (int i = 0; i < pm->n_threads; i++) {
 		const struct wait_info *w = &pm->threads[i].wait;
 
+		/* an rwlock reader's owners may be writers queued before it,
+		 * who hold nothing yet */
 		if (w->kind == WAIT_JOIN || w->kind == WAIT_CHILD ||
-		    w->kind == WAIT_PIPE || w->kind == WAIT_GIL)
+		    w->kind == WAIT_PIPE || w->kind == WAIT_GIL ||
+		    w->kind == WAIT_RWLOCK)
 			continue;
 		for (int k = 0; k < w->n_owners; k++) {
 			struct thread_model *owner = model_thread(pm, w->owner_tids[k]);

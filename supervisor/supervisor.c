@@ -301,12 +301,15 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 	}
 }
 
-/* "tid:wait:progress ..." of a deadlock's threads: the same again means
- * nothing moved. */
+/*
+ * "tid:object:call ..." of a deadlock's threads: the same deadlock again.
+ * Not how often they ran: a snapshot's stop makes them run, and the
+ * deadlock it looked at would seem new at every look.
+ */
 static char *deadlock_signature(const struct process_model *pm,
 				const struct deadlock *d)
 {
-	size_t cap = 64 + 64 * (size_t)d->n_tids, len = 0;
+	size_t cap = 64 + 80 * (size_t)d->n_tids, len = 0;
 	char *sig = xmalloc(cap);
 
 	sig[0] = '\0';
@@ -314,11 +317,28 @@ static char *deadlock_signature(const struct process_model *pm,
 		const struct thread_model *t =
 			model_thread((struct process_model *)pm, d->tids[i]);
 
-		len += snprintf(sig + len, cap - len, "%d:%llx:%llu ", (int)d->tids[i],
+		len += snprintf(sig + len, cap - len, "%d:%llx:%ld ", (int)d->tids[i],
 				t ? (unsigned long long)t->wait.id : 0ull,
-				t ? (unsigned long long)t->progress : 0ull);
+				t ? t->syscall_nr : -1L);
 	}
 	return sig;
+}
+
+/* Forget *sig unless pm's first deadlock of the list is still it: one
+ * that ends and forms again is new (a victim that came back). */
+static void forget_unless(char **sig, const struct process_model *pm,
+			  const struct deadlock *list, int n)
+{
+	char *now;
+
+	if (!*sig)
+		return;
+	now = n ? deadlock_signature(pm, &list[0]) : NULL;
+	if (!now || strcmp(now, *sig)) {
+		free(*sig);
+		*sig = NULL;
+	}
+	free(now);
 }
 
 /* Has every thread of d stayed as it was at the last look? */
@@ -513,6 +533,9 @@ static void look(struct sup *s)
 	debug_msg("look: %d processes, %d threads: %d deadlocks, %d potential (%.3f ms)",
 		  pm.n_procs, pm.n_threads, pm.n_deadlocks, pm.n_potential,
 		  (now_ns() - start) / 1e6);
+	forget_unless(&s->acted, &pm, pm.deadlocks, pm.n_deadlocks);
+	forget_unless(&s->potential, &pm, pm.potential, pm.n_potential);
+	forget_unless(&s->potential_said, &pm, pm.potential, pm.n_potential);
 	if (pm.n_deadlocks && !shim_has_it(s, &pm, &pm.deadlocks[0]) &&
 	    deadlock_still(s, &pm, &pm.deadlocks[0])) {
 		char *sig = deadlock_signature(&pm, &pm.deadlocks[0]);

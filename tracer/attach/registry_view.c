@@ -127,6 +127,9 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 	}
 }
 
+/* glibc's largest lock object, an rwlock (56 bytes): a futex within it */
+#define OBJECT_FUTEX_SPAN 56
+
 /* The wait as the registry has it, for a thread the kernel shows running. */
 static void wait_from_slot(const struct registry_slot *s, bool python,
 			   struct thread_model *tm, struct symbolizer *sym)
@@ -178,6 +181,13 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 			   tm->wait.kind == WAIT_FUTEX) {
 			/* no stack told what the futex is: the slot does */
 			tm->wait.kind = model_kind(atomic_load(&s->wait_kind), python);
+			tm->wait.id = tm->wait.sync_addr = atomic_load(&s->wait_addr);
+		} else if (tm->state == THREAD_WAITING &&
+			   tm->wait.sync_addr > atomic_load(&s->wait_addr) &&
+			   tm->wait.sync_addr < atomic_load(&s->wait_addr) +
+						OBJECT_FUTEX_SPAN) {
+			/* the futex is a word inside the object waited on (an
+			 * rwlock's writers' futex): the object is the slot's */
 			tm->wait.id = tm->wait.sync_addr = atomic_load(&s->wait_addr);
 		}
 		/* the shim waits in timed slices that it may break: untimed;
