@@ -6,21 +6,23 @@
  *     unknown), or in a timed wait, or in a wait that something outside
  *     the model could end (a signal handler, another process, a
  *     terminal) can act;
- *   - a thread in an owned wait (a mutex, an RLock, a Lock held by
- *     `with`, a join, the GIL) can act once all its owners can; one whose
- *     owner can never act (gone, or holding a private copy in another
- *     process after a fork) is stuck;
- *   - a thread in any other wait (a plain Lock taken by acquire(), a
- *     condition, a semaphore, a queue, a future, a pipe, a child) can act
- *     once any of its wakers can: the threads or processes named, by
- *     default every thread of its own process.
+ *   - a thread in an owned wait (a mutex, an RLock, a join, the GIL)
+ *     can act once all its owners can; one whose owner can never act
+ *     (gone, or holding a private copy in another process after a fork)
+ *     is stuck;
+ *   - a thread in any other wait (a plain Lock, however it was taken:
+ *     any thread may release one; a condition, a semaphore, a queue, a
+ *     future, a pipe, a child) can act once any of its wakers can: the
+ *     threads or processes named, by default every thread of its own
+ *     process.
  *
  * The threads that cannot be shown able to act (the complement of the
  * least fixpoint of "can act") are stuck: a certain deadlock.  The same
  * computation with nothing outside the model able to act gives the
- * potential ones, and owner cycles through timed waits are potential
- * too.  Stuck threads are then told as cycles (owner edges, or who holds
- * what, closing a loop), orphans, and the rest, all-blocked.
+ * potential ones; loops of holders among waiting threads that a timeout
+ * or another thread could still undo are potential too.  Stuck threads
+ * are then told as cycles (owner edges, or who holds what, closing a
+ * loop), orphans, and the rest, all-blocked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,9 @@ static int thread_index(const struct process_model *pm, pid_t tid)
 static bool blocked(const struct thread_model *t)
 {
 	if (t->wait.kind == WAIT_NONE || t->waking)
+		return false;
+	/* the GIL free, or being handed over: it takes it */
+	if (t->wait.kind == WAIT_GIL && !t->wait.n_owners)
 		return false;
 	if (t->wait.kind == WAIT_PIPE || t->wait.kind == WAIT_CHILD)
 		return t->state == THREAD_IO || t->state == THREAD_SYSCALL ||
@@ -129,6 +134,31 @@ static void find_stuck(const struct process_model *pm, bool outside_counts,
 	free(live);
 }
 
+/*
+ * At one moment one thread at most holds the GIL, and CPython lets it go
+ * before any wait of a Python object (a Lock, a Condition, a Queue...).
+ * A GIL waiter whose named holder waits for the GIL too, or in such a
+ * wait, saw the GIL change hands (read while it moved, or its holder
+ * read at another moment than its wait): nobody owns that wait.  A
+ * holder that keeps it in a native wait (a C library's mutex) does own
+ * it.
+ */
+static void gil_handovers(struct process_model *pm)
+{
+	for (int i = 0; i < pm->n_threads; i++) {
+		struct wait_info *w = &pm->threads[i].wait;
+		const struct thread_model *o;
+
+		if (w->kind != WAIT_GIL || w->n_owners != 1 ||
+		    !(o = model_thread(pm, w->owner_tids[0])) ||
+		    (o->wait.kind != WAIT_GIL && !(blocked(o) && o->wait.pytype)))
+			continue;
+		w->n_owners = 0;
+		w->owned = false;
+		w->owner_why = "the GIL is being handed from one thread to another";
+	}
+}
+
 /* Thread states tell holds: what an owner holds is what others wait on. */
 static void derive_holds(struct process_model *pm)
 {
@@ -157,8 +187,13 @@ struct cycle_sink {
 	int *n;
 	bool certain;
 	const char *why;
-	bool need_timed;	/* file only cycles with a timed wait in them */
+	bool potential;		/* blocked threads able to act: say what could */
 };
+
+#define WHY_TIMED "a timed wait in it gives up when its timeout expires"
+#define WHY_LIVE "another thread could still release a lock in it (any thread may release a Lock) or notify it"
+#define WHY_OUTSIDE "something outside the program could end a wait in it"
+
 
 /* A cycle of thread indices: turn it into TIDs and file it. */
 static void cycle_found(const int *nodes, int n, void *ctx)
@@ -168,24 +203,28 @@ static void cycle_found(const int *nodes, int n, void *ctx)
 	pid_t *tids = xcalloc(n, sizeof(pid_t));
 	bool timed = false;
 
+	const char *why = sink->why;
+
 	for (int i = 0; i < n; i++) {
 		tids[i] = pm->threads[nodes[i]].tid;
 		timed |= pm->threads[nodes[i]].wait.timed;
+		if (sink->potential && !why && pm->threads[nodes[i]].wait.external)
+			why = pm->threads[nodes[i]].wait.external;
 	}
-	if (!sink->need_timed || timed) {
-		model_add_deadlock(sink->list, sink->n, DEADLOCK_CYCLE, tids, n,
-				   sink->certain, sink->why);
-		for (int i = 0; i < n && sink->explained; i++)
-			sink->explained[nodes[i]] = true;
-	}
+	if (sink->potential)
+		why = timed ? WHY_TIMED : why ? why : WHY_LIVE;
+	model_add_deadlock(sink->list, sink->n, DEADLOCK_CYCLE, tids, n,
+			   sink->certain, why);
+	for (int i = 0; i < n && sink->explained; i++)
+		sink->explained[nodes[i]] = true;
 	free(tids);
 }
 
 /*
- * Owner cycles among the threads in set (who holds what, owned or not:
- * the set's threads are stuck already, so a loop of holders is how the
- * deadlock reads).  With timed, the set is every blocked thread and
- * only loops through a timed wait are filed.
+ * Owner cycles among the threads in set (who holds what, owned or not):
+ * for stuck threads, how their deadlock reads; for waiting threads that
+ * could still act (sink->potential), a loop only a timeout or another
+ * thread could undo, filed with what could.
  */
 static int find_cycles(struct process_model *pm, const bool *set,
 		       struct cycle_sink *sink)
@@ -310,7 +349,7 @@ static const char *outside_reason(const struct process_model *pm,
 	for (int i = 0; i < pm->n_threads; i++)
 		if (set[i] && pm->threads[i].wait.external)
 			return pm->threads[i].wait.external;
-	return "something outside the program";
+	return WHY_OUTSIDE;
 }
 
 int verdict_compute(struct process_model *pm)
@@ -320,11 +359,11 @@ int verdict_compute(struct process_model *pm)
 	bool *maybe = xcalloc(n + 1, sizeof(bool));
 	bool *waiting = xcalloc(n + 1, sizeof(bool));
 	bool any_maybe = false;
-	struct cycle_sink timed = { pm, NULL, &pm->potential, &pm->n_potential,
-				    false, "a timed wait in it gives up when its timeout expires",
-				    true };
+	struct cycle_sink loops = { pm, NULL, &pm->potential, &pm->n_potential,
+				    false, NULL, true };
 	int rc;
 
+	gil_handovers(pm);
 	derive_holds(pm);
 	find_stuck(pm, true, stuck);
 	rc = classify(pm, stuck, &pm->deadlocks, &pm->n_deadlocks, true, NULL);
@@ -334,14 +373,17 @@ int verdict_compute(struct process_model *pm)
 		maybe[i] &= !stuck[i];
 		any_maybe |= maybe[i];
 		waiting[i] = blocked(&pm->threads[i]) && !stuck[i];
+		pm->threads[i].stuck = stuck[i];
+		pm->threads[i].stuck_unless_outside = maybe[i];
 	}
 	if (any_maybe && classify(pm, maybe, &pm->potential, &pm->n_potential,
 				  false, outside_reason(pm, maybe)) < 0)
 		rc = -1;
-	/* potential: owner cycles through timed waits */
+	/* potential: loops of holders among waiting threads that could still
+	 * be ended (a timeout, another thread releasing a Lock) */
 	for (int i = 0; i < n; i++)
 		waiting[i] &= !maybe[i];
-	if (find_cycles(pm, waiting, &timed) < 0)
+	if (find_cycles(pm, waiting, &loops) < 0)
 		rc = -1;
 	free(stuck);
 	free(maybe);

@@ -137,10 +137,16 @@ struct thread_model {
 	bool job_stopped;	/* SIGSTOPped before we came; still so after */
 	bool waking;		/* its futex was posted: it is leaving its wait */
 	bool holds_gil;
+	/* the verdict's: proved never to act again (stuck), or only unless
+	 * something outside acts (stuck_unless_outside) */
+	bool stuck, stuck_unless_outside;
 	/* changes whenever the thread may have done something (the times it
 	 * was scheduled; for a wait the shim slices or the GIL's rounds, its
 	 * registry slot's generation): a still thread keeps it */
 	uint64_t progress;
+	/* which wait it is in, where the shim tells (when it began): one
+	 * that ends and begins again on the same object is another */
+	uint64_t wait_serial;
 	/* the system call it sleeps in, when it does */
 	bool in_syscall;
 	long syscall_nr;
@@ -170,6 +176,7 @@ struct process_info {
 	char *exe;
 	char *python_version;	/* NULL: not a Python process (or unknown) */
 	char *python_why;	/* why Python frames are missing, NULL if fine */
+	bool python;		/* a CPython (its handlers run in its main thread) */
 	/* signals whose handler may end a wait of the process (bit sig-1) */
 	uint64_t wake_signals;
 	bool from_registry;	/* owners read from the shim's registry */

@@ -76,6 +76,7 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 		atomic_store(&s->wait_addr, 0);
 		atomic_store(&s->wait_tid, 0);
 		atomic_store(&s->break_pending, 0);
+		atomic_store(&s->in_report, 0);
 		s->breaks_in_a_row = 0;
 		s->self = self;
 		s->py_tstate = 0;
@@ -117,8 +118,9 @@ static uint32_t held_count(const struct registry_slot *s)
 	return n < REGISTRY_MAX_HELD ? n : REGISTRY_MAX_HELD;
 }
 
-/* Clear addr in one slot; true when an entry was cleared. */
-static bool forget_in(struct registry_slot *s, uint64_t addr)
+/* Clear addr in one slot; true when an entry was cleared.  *shared:
+ * one of them a read hold, which others may have too. */
+static bool forget_in(struct registry_slot *s, uint64_t addr, bool *shared)
 {
 	bool found = false;
 	uint32_t c;
@@ -133,11 +135,14 @@ static bool forget_in(struct registry_slot *s, uint64_t addr)
 			;
 		for (uint32_t k = 0, n = held_count(s); k < n; k++) {
 			uint64_t a = addr;
+			uint32_t flags = s->held[k].flags;
 
 			if (atomic_load_explicit(&s->held[k].addr,
 						 memory_order_relaxed) == addr &&
-			    atomic_compare_exchange_strong(&s->held[k].addr, &a, 0))
+			    atomic_compare_exchange_strong(&s->held[k].addr, &a, 0)) {
 				found = true;
+				*shared |= flags & HELD_READ;
+			}
 		}
 	} while (atomic_load(&s->compactions) != c);
 	if (found)
@@ -149,9 +154,12 @@ void registry_forget(struct registry *r, struct registry_slot *me,
 		     uint64_t addr)
 {
 	uint32_t n = atomic_load(&r->high_water);
+	bool shared = false;
 
-	/* the common case: the destroyer held it (a Condition's waiter lock) */
-	if (me && forget_in(me, addr))
+	/* the common case: the destroyer held it alone (a Condition's
+	 * waiter lock); readers and a counting semaphore's takers are many */
+	if (me && forget_in(me, addr, &shared) && !shared &&
+	    !(registry_fact(r, addr) & FACT_COUNTING))
 		goto orphans;
 	if (n > REGISTRY_MAX_THREADS)
 		n = REGISTRY_MAX_THREADS;
@@ -159,7 +167,7 @@ void registry_forget(struct registry *r, struct registry_slot *me,
 		struct registry_slot *s = &r->slots[i];
 
 		if (s != me && atomic_load_explicit(&s->tid, memory_order_relaxed))
-			forget_in(s, addr);
+			forget_in(s, addr, &shared);
 	}
 orphans:
 	for (uint32_t i = 0, k = atomic_load(&r->n_orphans);
@@ -235,6 +243,8 @@ int registry_fact_set(struct registry *r, uint64_t addr, uint32_t flags)
 {
 	uint32_t h = fact_hash(addr);
 
+	if (!addr)
+		return -1;	/* 0 marks an empty entry */
 	/* an entry of addr may lie past a deleted one: look it up first */
 	for (uint32_t i = 0; i < REGISTRY_FACT_PROBES; i++) {
 		struct registry_fact *f = fact_at(r, h, i);
@@ -292,6 +302,37 @@ const struct registry_slot *registry_join_target(const struct registry *r,
 	return NULL;
 }
 
+const char *const registry_victim_names[] = {
+	[VICTIM_NEWEST] = "the newest waiter",
+	[VICTIM_OLDEST] = "the oldest waiter",
+	[VICTIM_FEWEST_LOCKS] = "the one holding the fewest locks",
+};
+
+enum registry_victim registry_victim_parse(const char *name)
+{
+	if (name && !strcmp(name, "oldest"))
+		return VICTIM_OLDEST;
+	if (name && !strcmp(name, "fewest-locks"))
+		return VICTIM_FEWEST_LOCKS;
+	return VICTIM_NEWEST;
+}
+
+bool registry_victim_better(enum registry_victim v,
+			    const struct registry_slot *a,
+			    const struct registry_slot *b)
+{
+	if (!b)
+		return true;
+	switch (v) {
+	case VICTIM_OLDEST:
+		return a->wait_since_ns < b->wait_since_ns;
+	case VICTIM_FEWEST_LOCKS:
+		return atomic_load(&a->n_held) < atomic_load(&b->n_held);
+	default:
+		return a->wait_since_ns > b->wait_since_ns;
+	}
+}
+
 const struct registry_slot *registry_gil_holder(const struct registry *r)
 {
 	const struct registry_gil *g = &r->gil;
@@ -305,15 +346,22 @@ const struct registry_slot *registry_gil_holder(const struct registry *r)
 	holder = atomic_load((_Atomic uint64_t *)(uintptr_t)(g->addr + g->holder_off));
 	if (!locked || !holder)
 		return NULL;	/* free, or being handed over */
+	/* its mutex held: locked and last_holder may disagree */
+	if (g->mutex_off &&
+	    atomic_load((_Atomic int *)(uintptr_t)(g->addr + g->mutex_off)))
+		return NULL;
 	/* its thread by its state, or by its ident (pthread_self()) */
 	ident = g->ident_off ? *(const uint64_t *)(uintptr_t)(holder + g->ident_off)
 			     : 0;
 	if (n > REGISTRY_MAX_THREADS)
 		n = REGISTRY_MAX_THREADS;
+	/* by ident first: a thread state's address may be reused */
+	for (uint32_t i = 0; ident && i < n; i++)
+		if (atomic_load(&r->slots[i].tid) && r->slots[i].self == ident)
+			return &r->slots[i];
 	for (uint32_t i = 0; i < n; i++)
 		if (atomic_load(&r->slots[i].tid) &&
-		    (r->slots[i].py_tstate == holder ||
-		     (ident && r->slots[i].self == ident)))
+		    r->slots[i].py_tstate == holder)
 			return &r->slots[i];
 	return NULL;
 }
@@ -321,10 +369,11 @@ const struct registry_slot *registry_gil_holder(const struct registry *r)
 /*
  * The threads whose action alone can end the wait of s (its owners),
  * into next; their count.  None for waits anyone may end (conditions,
- * counting semaphores, Locks not taken by `with`, shared objects).
+ * counting semaphores, signals, shared objects).  With holders, a Lock's
+ * holder too, though any thread may release a Lock: a lead, no proof.
  */
 static int wait_owners(const struct registry *r, const struct registry_slot *s,
-		       const struct registry_slot **next)
+		       bool holders, const struct registry_slot **next)
 {
 	uint64_t addr = atomic_load(&s->wait_addr);
 	uint32_t kind = atomic_load(&s->wait_kind);
@@ -333,7 +382,8 @@ static int wait_owners(const struct registry *r, const struct registry_slot *s,
 	const struct registry_slot *o;
 	int n = 0;
 
-	if (!addr || (flags & (REG_WAIT_TIMED | REG_WAIT_SHARED)))
+	if (!addr || (flags & (REG_WAIT_TIMED | REG_WAIT_SHARED |
+			       REG_WAIT_COUNTING | REG_WAIT_SIGNAL)))
 		return 0;
 	if (n_slots > REGISTRY_MAX_THREADS)
 		n_slots = REGISTRY_MAX_THREADS;
@@ -344,8 +394,10 @@ static int wait_owners(const struct registry *r, const struct registry_slot *s,
 			next[n++] = o;
 		return n;
 	case REG_GIL:
+		/* a holder waiting for the GIL: a hand-over, midway */
 		o = registry_gil_holder(r);
-		if (o && o != s)
+		if (o && o != s && !(atomic_load(&o->wait_addr) &&
+					 atomic_load(&o->wait_kind) == REG_GIL))
 			next[n++] = o;
 		return n;
 	case REG_MUTEX: case REG_SEMLOCK: case REG_RWLOCK: case REG_CUSTOM:
@@ -365,8 +417,9 @@ static int wait_owners(const struct registry *r, const struct registry_slot *s,
 
 			if (atomic_load(&h->addr) != addr)
 				continue;
-			/* a Lock taken by acquire() may be released by anyone */
-			if (kind == REG_SEMLOCK && !(h->flags & HELD_OWNED))
+			/* any thread may release a Lock: its holder is no
+			 * proof, only a lead */
+			if (kind == REG_SEMLOCK && !holders)
 				return 0;
 			/* readers do not block readers */
 			if ((flags & REG_WAIT_READ) && (h->flags & HELD_READ))
@@ -394,14 +447,18 @@ static int wait_owners(const struct registry *r, const struct registry_slot *s,
  * back to me; the path's TIDs and generations, its length or 0.
  */
 static int walk(const struct registry *r, const struct registry_slot *me,
-		pid_t *tids, uint64_t *gens, uint64_t *addrs, int max)
+		bool holders, pid_t *tids, uint64_t *gens, uint64_t *addrs,
+		int max)
 {
 	const struct registry_slot *path[REGISTRY_MAX_CYCLE];
 	const struct registry_slot *next[REGISTRY_MAX_CYCLE][CYCLE_FANOUT];
 	int n_next[REGISTRY_MAX_CYCLE], at[REGISTRY_MAX_CYCLE];
+	bool cut[REGISTRY_MAX_CYCLE];	/* the depth limit hid some of it */
 	/* explored without finding me: not worth a second look (keeps the
-	 * walk linear when many waiters share owners) */
+	 * walk linear when many waiters share owners), unless the depth
+	 * limit cut it short and it is met nearer me */
 	const struct registry_slot *done[CYCLE_DONE_MAX];
+	int done_depth[CYCLE_DONE_MAX];
 	int depth = 0, n_done = 0;
 
 	/* each slot's generation before what it says: a change under the
@@ -410,15 +467,20 @@ static int walk(const struct registry *r, const struct registry_slot *me,
 	gens[0] = atomic_load(&me->gen);
 	tids[0] = atomic_load(&me->tid);
 	addrs[0] = atomic_load(&me->wait_addr);
-	n_next[0] = wait_owners(r, me, next[0]);
+	n_next[0] = wait_owners(r, me, holders, next[0]);
 	at[0] = 0;
+	cut[0] = false;
 	while (depth >= 0) {
 		const struct registry_slot *o;
 		bool on_path = false;
 
 		if (at[depth] == n_next[depth]) {
-			if (n_done < CYCLE_DONE_MAX)
+			if (n_done < CYCLE_DONE_MAX) {
+				done_depth[n_done] = cut[depth] ? depth : 0;
 				done[n_done++] = path[depth];
+			}
+			if (depth > 0)
+				cut[depth - 1] |= cut[depth];
 			depth--;
 			continue;
 		}
@@ -428,23 +490,29 @@ static int walk(const struct registry *r, const struct registry_slot *me,
 		for (int k = 0; k <= depth; k++)
 			on_path |= path[k] == o;
 		for (int k = 0; k < n_done && !on_path; k++)
-			on_path = done[k] == o;
+			on_path = done[k] == o && done_depth[k] <= depth + 1;
 		/* a loop not through me is its own thread's to report */
-		if (on_path || depth + 1 >= max)
+		if (on_path)
 			continue;
+		if (depth + 1 >= max) {
+			cut[depth] = true;
+			continue;
+		}
 		depth++;
 		path[depth] = o;
 		gens[depth] = atomic_load(&o->gen);
 		tids[depth] = atomic_load(&o->tid);
 		addrs[depth] = atomic_load(&o->wait_addr);
-		n_next[depth] = wait_owners(r, o, next[depth]);
+		n_next[depth] = wait_owners(r, o, holders, next[depth]);
 		at[depth] = 0;
+		cut[depth] = false;
 	}
 	return 0;
 }
 
 int registry_find_cycle(const struct registry *r,
-			const struct registry_slot *me, pid_t *tids, int max)
+			const struct registry_slot *me, bool holders,
+			pid_t *tids, int max)
 {
 	pid_t tids2[REGISTRY_MAX_CYCLE];
 	uint64_t gens[REGISTRY_MAX_CYCLE], gens2[REGISTRY_MAX_CYCLE];
@@ -453,12 +521,12 @@ int registry_find_cycle(const struct registry *r,
 
 	if (max > REGISTRY_MAX_CYCLE)
 		max = REGISTRY_MAX_CYCLE;
-	n = walk(r, me, tids, gens, addrs, max);
+	n = walk(r, me, holders, tids, gens, addrs, max);
 	if (!n)
 		return 0;
 	/* confirm: the same cycle on the same objects, and no slot on it
 	 * changed meanwhile */
-	n2 = walk(r, me, tids2, gens2, addrs2, max);
+	n2 = walk(r, me, holders, tids2, gens2, addrs2, max);
 	if (n2 != n || memcmp(tids, tids2, n * sizeof(pid_t)) ||
 	    memcmp(gens, gens2, n * sizeof(uint64_t)) ||
 	    memcmp(addrs, addrs2, n * sizeof(uint64_t)))

@@ -25,7 +25,7 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 5
+#define REGISTRY_VERSION 6
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
@@ -57,10 +57,11 @@ enum registry_kind {
 
 /* A hold's flags */
 #define HELD_OWNED 1		/* only this thread will release it: a mutex, a
-				 * writer's rwlock, a Lock held by `with`, a
-				 * program's own lock */
+				 * writer's rwlock, a program's own lock */
 #define HELD_READ 2		/* an rwlock's read side */
 #define HELD_SHARED 4		/* process-shared */
+#define HELD_WITH 8		/* a Lock taken by a `with` block: its holder
+				 * means to release it, but any thread may */
 
 struct registry_held {
 	_Atomic uint64_t addr;	/* 0: a hole (released, or forgotten) */
@@ -90,6 +91,9 @@ struct registry_slot {
 	/* breaking: set by whoever chose this thread as the victim; the
 	 * thread's wait then fails (EDEADLK, or DeadlockError in Python) */
 	_Atomic uint32_t break_pending;
+	/* in the deadlock being reported: its wait's end ends the report
+	 * (under --on-deadlock=report, the next deadlock is reported too) */
+	_Atomic uint32_t in_report;
 	uint64_t acquired;		/* acquisitions: progress, for livelocks */
 	uint32_t breaks_in_a_row;	/* with no progress between: a livelock */
 	uint64_t last_break_addr, last_break_progress;
@@ -127,6 +131,7 @@ struct registry_gil {
 	uint32_t holder_off;	/* PyThreadState *last_holder */
 	uint32_t size;		/* the struct's size: a futex inside is a GIL wait */
 	uint32_t ident_off;	/* PyThreadState's thread_id: pthread_self() */
+	uint32_t mutex_off;	/* its pthread mutex: held while it changes hands */
 };
 
 struct registry {
@@ -142,6 +147,8 @@ struct registry {
 	/* a statically linked Python: only its main thread's lock waits
 	 * can be made to raise (the others keep waiting when chosen) */
 	uint32_t raise_main_only;
+	uint32_t python;	/* a CPython the shim can read */
+	uint32_t pad3;
 	/* signals with a handler the program installed itself (bit sig-1):
 	 * a handler may end any wait of the process */
 	_Atomic uint64_t user_signals;
@@ -150,7 +157,8 @@ struct registry {
 	 * report_seq; the supervisor sets report_ack to it once its
 	 * snapshot is taken, and report_done once the report is written */
 	_Atomic uint32_t report_seq, report_ack, report_done;
-	uint32_t pad2;
+	/* ... and with report_done, whether its full view proved it */
+	_Atomic uint32_t report_proved;
 	struct registry_orphan orphans[REGISTRY_MAX_ORPHANS];
 	struct registry_slot slots[REGISTRY_MAX_THREADS];
 	/* last: a reader copying the header and the slots in use skips it */
@@ -204,16 +212,30 @@ const struct registry_slot *registry_join_target(const struct registry *r,
 /* The holder of the GIL by its thread state, or NULL (in-process). */
 const struct registry_slot *registry_gil_holder(const struct registry *r);
 
+/* Whose wait a broken deadlock fails (run --victim). */
+enum registry_victim { VICTIM_NEWEST, VICTIM_OLDEST, VICTIM_FEWEST_LOCKS };
+extern const char *const registry_victim_names[];	/* "the newest waiter" */
+
+/* The policy named name (newest, oldest, fewest-locks), or newest. */
+enum registry_victim registry_victim_parse(const char *name);
+/* Is a (waiting) a better victim than b (or is b NULL) by policy v? */
+bool registry_victim_better(enum registry_victim v,
+			    const struct registry_slot *a,
+			    const struct registry_slot *b);
+
 /*
  * Called by the thread of slot me after publishing that it waits: is
  * there a cycle of untimed waits through it that only their owners can
- * end (mutexes, Locks held by `with`, rwlocks, joins, the GIL, a
- * program's own locks)?  Walks twice and compares the slots'
- * generations, so a graph that changed under the walk is not reported.
- * Fills tids (me first, in wait order) and returns the cycle's length,
- * or 0.  In-process only: it reads the objects' memory (the GIL).
+ * end (mutexes, rwlocks, joins, the GIL, a program's own locks)?  With
+ * holders, a Lock's holder counts as its owner too: such a cycle is no
+ * proof (any thread may release a Lock), only worth a closer look.
+ * Walks twice and compares the slots' generations, so a graph that
+ * changed under the walk is not reported.  Fills tids (me first, in wait
+ * order) and returns the cycle's length, or 0.  In-process only: it
+ * reads the objects' memory (the GIL).
  */
 int registry_find_cycle(const struct registry *r,
-			const struct registry_slot *me, pid_t *tids, int max);
+			const struct registry_slot *me, bool holders,
+			pid_t *tids, int max);
 
 #endif

@@ -37,6 +37,8 @@
 #define SHIM_NAME "libpydeadlock.so"
 
 #define LOOK_MIN_MS 100		/* the program is looked at this often at most */
+#define LOOK_CONFIRM_MS 10	/* ... but a deadlock seen is looked at again soon:
+				 * still then, nobody of it ran in between */
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
 #define TREE_RESCAN_MS 1000	/* every process of the machine read this often */
 #define KILL_ROUNDS 50		/* the tree is killed until nothing is left */
@@ -151,6 +153,7 @@ static void supervisor_sigset(sigset_t *set)
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, supervisor_signal(SUPERVISOR_HELLO));
 	sigaddset(set, supervisor_signal(SUPERVISOR_DEADLOCK));
+	sigaddset(set, supervisor_signal(SUPERVISOR_LOOK));
 }
 
 /* Kill every process below the supervisor (the program's tree: as a
@@ -258,6 +261,7 @@ static void shim_deadlock(struct sup *s, pid_t pid)
 	struct process_model pm;
 	char err[512];
 	uint32_t seq;
+	bool proved;
 	int rc;
 
 	if (!r)
@@ -267,14 +271,18 @@ static void shim_deadlock(struct sup *s, pid_t pid)
 	rc = attach_processes(&pid, 1, &pm, err, sizeof(err));
 	poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
 	if (rc == 0) {
-		if (verdict_compute(&pm) == 0)
+		/* the shim's cycle must hold in the full view too */
+		proved = verdict_compute(&pm) == 0 && pm.n_deadlocks;
+		if (proved)
 			report(s, &pm);
 		model_free(&pm);
 	} else {
 		error_msg("cannot write the full report: %s", err);
+		proved = true;	/* the shim's word alone, as without run */
 	}
+	poke_u32(pid, addr, offsetof(struct registry, report_proved), proved);
 	poke_u32(pid, addr, offsetof(struct registry, report_done), seq);
-	if (s->o->policy == RUN_ABORT)
+	if (proved && s->o->policy == RUN_ABORT)
 		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
 }
 
@@ -289,6 +297,8 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 		watch_add(&s->watch, si->ssi_int);
 	} else if (sig == supervisor_signal(SUPERVISOR_DEADLOCK)) {
 		shim_deadlock(s, si->ssi_int);
+	} else if (sig == supervisor_signal(SUPERVISOR_LOOK)) {
+		s->next_look = 0;	/* now */
 	} else if (++s->term_signals == 1) {
 		/* a terminal's signal reached the whole process group, the
 		 * program too; one sent to us alone is passed on */
@@ -302,38 +312,49 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 }
 
 /*
- * "tid:object:call ..." of a deadlock's threads: the same deadlock again.
- * Not how often they ran: a snapshot's stop makes them run, and the
- * deadlock it looked at would seem new at every look.
+ * "tid:object:call:wait ..." of the threads the verdict found stuck
+ * (certain), or stuck unless something outside acts (potential): the
+ * same deadlocks again.  Every such thread, not only those a deadlock
+ * lists: a victim's next wait may join one listed as another.  Not how
+ * often they ran: a snapshot's stop makes them run, and the deadlock it
+ * looked at would seem new at every look.  But a wait that failed and
+ * began again on the same object (a victim's handler, an exit handler
+ * taking the lock once more) is new.
  */
-static char *deadlock_signature(const struct process_model *pm,
-				const struct deadlock *d)
+static char *deadlock_signature(const struct process_model *pm, bool certain)
 {
-	size_t cap = 64 + 80 * (size_t)d->n_tids, len = 0;
+	size_t cap = 64 + 100 * (size_t)pm->n_threads, len = 0;
 	char *sig = xmalloc(cap);
 
 	sig[0] = '\0';
-	for (int i = 0; i < d->n_tids; i++) {
-		const struct thread_model *t =
-			model_thread((struct process_model *)pm, d->tids[i]);
+	for (int i = 0; i < pm->n_threads; i++) {
+		const struct thread_model *t = &pm->threads[i];
+		bool in = certain ? t->stuck : t->stuck_unless_outside;
 
-		len += snprintf(sig + len, cap - len, "%d:%llx:%ld ", (int)d->tids[i],
-				t ? (unsigned long long)t->wait.id : 0ull,
-				t ? t->syscall_nr : -1L);
+		/* a potential loop's threads could still act */
+		for (int k = 0; !certain && !in && k < pm->n_potential; k++)
+			for (int j = 0; j < pm->potential[k].n_tids; j++)
+				in |= pm->potential[k].tids[j] == t->tid;
+		if (in)
+			len += snprintf(sig + len, cap - len, "%d:%llx:%ld:%llx ",
+					(int)t->tid,
+					(unsigned long long)t->wait.id,
+					t->syscall_nr,
+					(unsigned long long)t->wait_serial);
 	}
 	return sig;
 }
 
-/* Forget *sig unless pm's first deadlock of the list is still it: one
- * that ends and forms again is new (a victim that came back). */
+/* Forget *sig unless pm still has it: a deadlock that ends and forms
+ * again is new (a victim that came back). */
 static void forget_unless(char **sig, const struct process_model *pm,
-			  const struct deadlock *list, int n)
+			  bool certain, int n)
 {
 	char *now;
 
 	if (!*sig)
 		return;
-	now = n ? deadlock_signature(pm, &list[0]) : NULL;
+	now = n ? deadlock_signature(pm, certain) : NULL;
 	if (!now || strcmp(now, *sig)) {
 		free(*sig);
 		*sig = NULL;
@@ -416,12 +437,14 @@ static int deadlock_processes(const struct process_model *pm,
 }
 
 /*
- * A deadlock the look proved and that stayed still: stop its processes
- * for the full model (stacks, Python), which must prove it too, then
- * report it and act by the policy.
+ * What the look saw and that stayed still, d (certain or potential):
+ * stop its processes for the full model (stacks, Python's own signal
+ * handlers, locks held by with blocks, owners CPython records), which
+ * must prove a deadlock before it is reported and acted on by the
+ * policy.  Unproved, a potential one is said when say is set.
  */
 static void act(struct sup *s, const struct process_model *seen,
-		const struct deadlock *d)
+		const struct deadlock *d, bool say)
 {
 	pid_t pids[WATCH_MAX_PROCS];
 	int n = deadlock_processes(seen, d, pids, WATCH_MAX_PROCS);
@@ -432,7 +455,8 @@ static void act(struct sup *s, const struct process_model *seen,
 		return;
 	if (verdict_compute(&pm) == 0 && pm.n_deadlocks)
 		act_on(s, &pm);
-	/* else the full view explains what the look could not */
+	else if (say && pm.n_potential)
+		report(s, &pm);
 	model_free(&pm);
 }
 
@@ -445,41 +469,21 @@ static void act_on(struct sup *s, struct process_model *pm)
 	if (s->o->policy == RUN_ABORT) {
 		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
 	} else if (s->o->policy == RUN_BREAK) {
-		pid_t victim = attach_break_deadlock(pm, &pm->deadlocks[0],
+		enum registry_victim v = registry_victim_parse(s->o->victim);
+		pid_t victim = attach_break_deadlock(pm, &pm->deadlocks[0], v,
 						     "pydeadlock run --on-deadlock=break",
 						     err, sizeof(err));
 
 		if (victim > 0)
-			error_msg("breaking it: thread %d's wait fails (victim: the newest waiter)",
-				  victim);
+			error_msg("breaking it: thread %d's wait fails (victim: %s)",
+				  victim, registry_victim_names[v]);
 		else {
-			end_program(s, "the deadlock cannot be broken: none of its waits can be made to fail");
+			char why[700];
+
+			snprintf(why, sizeof(why), "the deadlock cannot be broken: %s", err);
+			end_program(s, why);
 		}
 	}
-}
-
-/*
- * A potential deadlock that stayed still: the full view (Python's own
- * signal handlers, locks held by with blocks, owners CPython records)
- * may prove it; then it is acted on.  Otherwise, once it has stayed
- * still for --potential-after, it is said, once.
- */
-static void potential(struct sup *s, const struct process_model *seen,
-		      bool say)
-{
-	pid_t pids[WATCH_MAX_PROCS];
-	int n = deadlock_processes(seen, &seen->potential[0], pids,
-				   WATCH_MAX_PROCS);
-	struct process_model pm;
-	char err[512];
-
-	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
-		return;
-	if (verdict_compute(&pm) == 0 && pm.n_deadlocks)
-		act_on(s, &pm);
-	else if (say && pm.n_potential)
-		report(s, &pm);
-	model_free(&pm);
 }
 
 /*
@@ -509,8 +513,9 @@ static bool shim_has_it(const struct sup *s, const struct process_model *pm,
 	return shim_sees;
 }
 
-/* One look at the program, and what follows from it. */
-static void look(struct sup *s)
+/* One look at the program, and what follows from it; true when it saw a
+ * deadlock (certain or potential) worth looking at again soon. */
+static bool look(struct sup *s)
 {
 	struct process_model pm;
 	uint64_t start = now_ns();
@@ -519,8 +524,10 @@ static void look(struct sup *s)
 		watch_rescan_tree(&s->watch);
 		s->next_tree = start + (uint64_t)TREE_RESCAN_MS * 1000000u;
 	}
+	bool seen;
+
 	if (watch_look(&s->watch, &pm, false) < 0)
-		return;
+		return false;
 	s->look_cost = now_ns() - start;	/* the look alone, not what follows */
 	if (verdict_compute(&pm) == 0 && pm.outside_unchecked &&
 	    (pm.n_potential || pm.n_deadlocks)) {
@@ -528,41 +535,46 @@ static void look(struct sup *s)
 		model_free(&pm);
 		watch_rescan_tree(&s->watch);
 		if (watch_look(&s->watch, &pm, true) < 0 || verdict_compute(&pm) < 0)
-			return;
+			return false;
 	}
+	/* seen, and not yet known to be still: look again soon */
+	seen = (pm.n_deadlocks && !deadlock_still(s, &pm, &pm.deadlocks[0])) ||
+	       (pm.n_potential && !pm.n_deadlocks &&
+		!deadlock_still(s, &pm, &pm.potential[0]));
 	debug_msg("look: %d processes, %d threads: %d deadlocks, %d potential (%.3f ms)",
 		  pm.n_procs, pm.n_threads, pm.n_deadlocks, pm.n_potential,
 		  (now_ns() - start) / 1e6);
-	forget_unless(&s->acted, &pm, pm.deadlocks, pm.n_deadlocks);
-	forget_unless(&s->potential, &pm, pm.potential, pm.n_potential);
-	forget_unless(&s->potential_said, &pm, pm.potential, pm.n_potential);
+	forget_unless(&s->acted, &pm, true, pm.n_deadlocks);
+	forget_unless(&s->potential, &pm, false, pm.n_potential);
+	forget_unless(&s->potential_said, &pm, false, pm.n_potential);
 	if (pm.n_deadlocks && !shim_has_it(s, &pm, &pm.deadlocks[0]) &&
 	    deadlock_still(s, &pm, &pm.deadlocks[0])) {
-		char *sig = deadlock_signature(&pm, &pm.deadlocks[0]);
+		char *sig = deadlock_signature(&pm, true);
 
 		if (!s->acted || strcmp(sig, s->acted)) {
 			free(s->acted);
 			s->acted = sig;
-			act(s, &pm, &pm.deadlocks[0]);
+			act(s, &pm, &pm.deadlocks[0], false);
 		} else {
+			debug_msg("look: acted on already: %s", sig);
 			free(sig);
 		}
 	} else if (pm.n_potential && !pm.n_deadlocks &&
 		   deadlock_still(s, &pm, &pm.potential[0])) {
-		char *sig = deadlock_signature(&pm, &pm.potential[0]);
+		char *sig = deadlock_signature(&pm, false);
 
 		if (!s->potential || strcmp(sig, s->potential)) {
 			/* new, and still: what does the full view prove? */
 			free(s->potential);
 			s->potential = sig;
 			s->potential_since = start;
-			potential(s, &pm, false);
+			act(s, &pm, &pm.potential[0], false);
 		} else if (start - s->potential_since >=
 			   (uint64_t)s->o->potential_after_ms * 1000000u &&
 			   (!s->potential_said || strcmp(sig, s->potential_said))) {
 			free(s->potential_said);
 			s->potential_said = xstrdup(sig);
-			potential(s, &pm, true);
+			act(s, &pm, &pm.potential[0], true);
 			free(sig);
 		} else {
 			free(sig);
@@ -572,6 +584,7 @@ static void look(struct sup *s)
 		model_free(&s->prev);
 	s->prev = pm;
 	s->have_prev = true;
+	return seen;
 }
 
 /* The child: the program, with the signals as run found them. */
@@ -644,12 +657,14 @@ int supervise(const struct run_options *o)
 			kill_tree();
 		}
 		if (!s.child_done && !s.ending && now >= s.next_look) {
-			uint64_t gap;
+			bool again = look(&s);
+			uint64_t gap = s.look_cost * LOOK_COST_SHARE;
 
-			look(&s);
-			gap = s.look_cost * LOOK_COST_SHARE;
 			if (gap < (uint64_t)LOOK_MIN_MS * 1000000u)
 				gap = (uint64_t)LOOK_MIN_MS * 1000000u;
+			/* a deadlock seen that may be forming: still there? */
+			if (again)
+				gap = (uint64_t)LOOK_CONFIRM_MS * 1000000u;
 			s.next_look = now_ns() + gap;
 		}
 	}

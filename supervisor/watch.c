@@ -175,10 +175,12 @@ static void slot_progress(const struct registry *r, struct thread_model *t)
 	if (!s || !atomic_load(&s->wait_addr) ||
 	    (atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
 		return;
-	if (atomic_load(&s->wait_kind) == REG_GIL)
+	if (atomic_load(&s->wait_kind) == REG_GIL) {
 		t->progress = GIL_WAIT_PROGRESS;
-	else
+	} else {
 		t->progress = atomic_load(&s->gen) ^ (s->acquired << 32);
+		t->wait_serial = s->wait_since_ns;
+	}
 }
 
 static void look_process(struct watch *w, struct watch_proc *wp,
@@ -202,8 +204,8 @@ static void look_process(struct watch *w, struct watch_proc *wp,
 		r = w->copy;
 	else
 		wp->registry = 0;	/* exec'd, or a fork child not ready */
-	/* without the shim's word on it, any handler may end a wait */
-	proc->wake_signals = r ? 0 : program_view_wake_signals(wp->pid, false);
+	/* every handler the process has; the shim says whose SIGINT's is */
+	proc->wake_signals = program_view_wake_signals(wp->pid, false);
 	pm->threads = xrealloc(pm->threads, pm->n_threads + n + 1,
 			       sizeof(*pm->threads));
 	for (int i = 0; i < n; i++) {

@@ -104,7 +104,7 @@ static void print_enders(FILE *out, const struct process_model *pm,
 		fprintf(out, "      any thread of ");
 		print_process_ref(out, pm, t->pid);
 		fprintf(out, " could end it%s\n",
-			w->n_owners ? " (a lock taken by acquire() may be released by any thread)"
+			w->n_owners ? " (any thread may release a Lock, not only its holder)"
 				    : "");
 	}
 	if (w->external)

@@ -111,13 +111,51 @@ START_TEST(test_unowned_cycle_all_stuck)
 }
 END_TEST
 
-/* A Lock held by `with` and waited on again by its holder. */
+/*
+ * One thread at most holds the GIL: two GIL waiters each named the
+ * other's holder are a hand-over seen midway, no cycle; a GIL waiter
+ * whose holder waits on a mutex the waiter holds is one; one whose
+ * holder waits on a Python object is not (CPython let the GIL go).
+ */
+START_TEST(test_gil_handover_is_no_cycle)
+{
+	struct process_model pm;
+
+	model_make(&pm, 3);
+	waits(&pm, 0, WAIT_GIL, 0x10, true, 1);
+	waits(&pm, 1, WAIT_GIL, 0x10, true, 0);
+	waits(&pm, 2, WAIT_JOIN, 0x30, true, 0);
+	ck_assert_int_eq(verdict_compute(&pm), 0);
+	ck_assert_int_eq(pm.n_deadlocks, 0);
+	ck_assert_int_eq(pm.threads[0].wait.n_owners, 0);
+	model_free(&pm);
+
+	model_make(&pm, 2);
+	waits(&pm, 0, WAIT_GIL, 0x10, true, 1);
+	waits(&pm, 1, WAIT_MUTEX, 0x20, true, 0);
+	ck_assert_int_eq(verdict_compute(&pm), 0);
+	ck_assert_int_eq(pm.n_deadlocks, 1);
+	ck_assert_int_eq(pm.deadlocks[0].n_tids, 2);
+	model_free(&pm);
+
+	/* a holder in a wait on a Python object let the GIL go first */
+	model_make(&pm, 3);
+	waits(&pm, 0, WAIT_GIL, 0x10, true, 1);
+	waits(&pm, 1, WAIT_RLOCK, 0x20, true, 0)->pytype = strdup("_thread.RLock");
+	waits(&pm, 2, WAIT_JOIN, 0x30, true, 0);
+	ck_assert_int_eq(verdict_compute(&pm), 0);
+	ck_assert_int_eq(pm.n_deadlocks, 0);
+	model_free(&pm);
+}
+END_TEST
+
+/* A mutex (or an RLock) waited on again by its holder. */
 START_TEST(test_owned_self_wait)
 {
 	struct process_model pm;
 
 	model_make(&pm, 2);
-	waits(&pm, 0, WAIT_LOCK, 0x10, true, 0);
+	waits(&pm, 0, WAIT_MUTEX, 0x10, true, 0);
 	ck_assert_int_eq(verdict_compute(&pm), 0);
 	ck_assert_int_eq(pm.n_deadlocks, 1);
 	ck_assert_int_eq(pm.deadlocks[0].kind, DEADLOCK_CYCLE);
@@ -126,7 +164,7 @@ START_TEST(test_owned_self_wait)
 }
 END_TEST
 
-/* Taken by acquire() and waited on again, another thread running: no. */
+/* A Lock waited on again by its holder, another thread running: no. */
 START_TEST(test_unowned_self_wait_other_runs)
 {
 	struct process_model pm;
@@ -347,6 +385,7 @@ int main(void)
 	tcase_add_test(tc, test_owned_cycle_while_others_run);
 	tcase_add_test(tc, test_unowned_cycle_with_a_live_thread);
 	tcase_add_test(tc, test_unowned_cycle_all_stuck);
+	tcase_add_test(tc, test_gil_handover_is_no_cycle);
 	tcase_add_test(tc, test_owned_self_wait);
 	tcase_add_test(tc, test_unowned_self_wait_other_runs);
 	tcase_add_test(tc, test_all_blocked_knot);

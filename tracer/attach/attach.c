@@ -174,8 +174,10 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	registry_view_waits(t->registry, pm, t->pid, sym);
 	python_view_apply(&t->pv, &t->ps, pm);
 	proc = model_process(pm, t->pid);
-	proc->wake_signals = t->registry ? 0
-			     : program_view_wake_signals(t->pid, proc->python_version);
+	proc->python = proc->python_version != NULL;
+	/* every handler the process has (sigset() and static code around
+	 * the shim included); the registry and Python's view refine SIGINT */
+	proc->wake_signals = program_view_wake_signals(t->pid, proc->python);
 	registry_view_owners(t->registry, pm, t->pid, sym, t->pv.loc);
 	/* a SIGINT whose Python handler only interrupts (the default one,
 	 * asyncio.run's) wakes nothing, whatever C saw installed */

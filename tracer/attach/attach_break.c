@@ -32,13 +32,13 @@ static bool breakable_wait(const struct registry_slot *s)
 }
 
 pid_t attach_break_deadlock(const struct process_model *pm,
-			    const struct deadlock *d, const char *how,
-			    char *why, size_t size)
+			    const struct deadlock *d, enum registry_victim policy,
+			    const char *how, char *why, size_t size)
 {
 	bool tried[REGISTRY_MAX_CYCLE] = { 0 };
-	bool any_registry = false;
+	bool any_registry = false, static_python = false, unbreakable = false;
 
-	/* newest waiter first: its failure undoes least */
+	/* by the policy; the next best should one refuse */
 	for (int round = 0; round < d->n_tids && round < REGISTRY_MAX_CYCLE; round++) {
 		struct registry *best_r = NULL;
 		const struct registry_slot *best = NULL;
@@ -59,10 +59,13 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 			s = registry_slot_of(r, d->tids[i]);
 			/* a static Python's other threads keep waiting */
 			if (s && r->raise_main_only && d->tids[i] != t->pid &&
-			    atomic_load(&s->wait_kind) == REG_SEMLOCK)
+			    atomic_load(&s->wait_kind) == REG_SEMLOCK) {
+				static_python = true;
 				s = NULL;
+			}
+			unbreakable |= s && !breakable_wait(s);
 			if (!atomic_load(&r->breakable) || !s || !breakable_wait(s) ||
-			    (best && s->wait_since_ns <= best->wait_since_ns)) {
+			    !registry_victim_better(policy, s, best)) {
 				registry_copy_free(r);
 				continue;
 			}
@@ -97,8 +100,11 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 			 pm->pid);
 	else
 		snprintf(why, size,
-			 "no thread of the deadlock in process %d could be made to fail its wait",
-			 pm->pid);
+			 "no thread of the deadlock in process %d could be made to fail its wait%s%s%s",
+			 pm->pid, static_python || unbreakable ? " (" : "",
+			 static_python ? "only the main thread of a statically linked Python can raise in a lock wait"
+				       : unbreakable ? "a condition's or the GIL's wait cannot fail" : "",
+			 static_python || unbreakable ? ")" : "");
 	return -1;
 }
 
@@ -108,6 +114,6 @@ pid_t attach_break(const struct process_model *pm, char *why, size_t size)
 		snprintf(why, size, "no deadlock to break in process %d", pm->pid);
 		return -1;
 	}
-	return attach_break_deadlock(pm, &pm->deadlocks[0],
+	return attach_break_deadlock(pm, &pm->deadlocks[0], VICTIM_NEWEST,
 				     "pydeadlock attach --break", why, size);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "common/model.h"
+#include "runtime/registry.h"
 
 #define BREAK_WAIT_MS 1000	/* for the victim to leave its wait */
 
@@ -18,9 +19,10 @@
  * waiting).  Returns the victim's TID, or -1 with the reason in why.
  */
 pid_t attach_break(const struct process_model *pm, char *why, size_t size);
-/* The same for deadlock d of pm; how names who breaks it (the message). */
+/* The same for deadlock d of pm, choosing the victim by policy; how
+ * names who breaks it (the message). */
 pid_t attach_break_deadlock(const struct process_model *pm,
-			    const struct deadlock *d, const char *how,
-			    char *why, size_t size);
+			    const struct deadlock *d, enum registry_victim policy,
+			    const char *how, char *why, size_t size);
 
 #endif

@@ -310,39 +310,6 @@ int procfs_tasks(pid_t pid, pid_t **tids)
 	return n;
 }
 
-int procfs_children(pid_t pid, pid_t **out)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	pid_t *v = NULL;
-	int n = 0, cap = 0;
-
-	*out = NULL;
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		struct proc_stat st;
-		char *end;
-		long p = strtol(de->d_name, &end, 10);
-
-		if (*end || p <= 0 || procfs_stat((pid_t)p, 0, &st) < 0 ||
-		    st.ppid != pid || st.state == 'Z' || st.state == 'X')
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 8;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v) {
-				closedir(d);
-				return -1;
-			}
-		}
-		v[n++] = (pid_t)p;
-	}
-	closedir(d);
-	*out = v;
-	return n;
-}
-
 int procfs_descendants(pid_t pid, pid_t **out)
 {
 	DIR *d = opendir("/proc");

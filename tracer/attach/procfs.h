@@ -63,8 +63,6 @@ int procfs_maps(pid_t pid, struct maps *out);
 void procfs_comm(pid_t pid, pid_t tid, char *buf, size_t size);
 /* Lists /proc/PID/task into a new array; returns the count or -1. */
 int procfs_tasks(pid_t pid, pid_t **tids);
-/* The live children of pid, from every /proc/N/stat; count or -1. */
-int procfs_children(pid_t pid, pid_t **out);
 /* pid and every live process below it, parents first; count or -1. */
 int procfs_descendants(pid_t pid, pid_t **out);
 /* What descriptor fd of pid is ("pipe:[123]", a path); 0 or -1. */

@@ -7,12 +7,15 @@
  * a socket, a terminal) is named as such: it makes a deadlock potential.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #include "common/error.h"
 #include "tracer/attach/procfs.h"
@@ -380,6 +383,56 @@ static bool same_file(const struct map_entry *a, const struct map_entry *b)
 	return a->inode && a->inode == b->inode && a->dev == b->dev;
 }
 
+static bool same_inode(const struct stat *st, const struct map_entry *m)
+{
+	return st->st_ino == m->inode &&
+	       ((unsigned long)major(st->st_dev) << 20 | minor(st->st_dev)) == m->dev;
+}
+
+/*
+ * Has the mapped file a name still?  Then any process may open and map
+ * it (sem_open by name: multiprocessing's spawn and forkserver children
+ * do, after the wait began), not only those that map it now.  The maps
+ * path may be a temporary name, deleted (sem_open links the file under
+ * its own name then): the inode is looked for in that name's directory.
+ * Its name into name.
+ */
+static bool file_named(const struct map_entry *m, char *name, size_t size)
+{
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(m->path), dl = sizeof(deleted) - 1;
+	const char *slash;
+	struct dirent *de;
+	struct stat st;
+	char dir[512];
+	bool found = false;
+	DIR *d;
+
+	if (m->path[0] != '/')
+		return false;
+	if (len > dl && !strcmp(m->path + len - dl, deleted)) {
+		len -= dl;
+	} else if (stat(m->path, &st) == 0 && same_inode(&st, m)) {
+		snprintf(name, size, "%s", m->path);
+		return true;
+	}
+	slash = memrchr(m->path, '/', len);
+	snprintf(dir, sizeof(dir), "%.*s", slash > m->path ? (int)(slash - m->path) : 1,
+		 m->path);
+	if (!(d = opendir(dir)))
+		return false;
+	while (!found && (de = readdir(d)))
+		if (de->d_ino == m->inode &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    same_inode(&st, m)) {
+			snprintf(name, size, "%s/%s", strcmp(dir, "/") ? dir : "",
+				 de->d_name);
+			found = true;
+		}
+	closedir(d);
+	return found;
+}
+
 /* Does some process outside the model map this file? */
 static pid_t mapped_outside(struct pv_state *st, const struct map_entry *file)
 {
@@ -415,6 +468,7 @@ static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 {
 	struct wait_info *w = &t->wait;
 	const struct map_entry *m = maps_find(maps_of(st, proc), w->sync_addr);
+	char name[800];
 	pid_t outside;
 
 	if (!m || !m->inode || !m->path) {
@@ -430,6 +484,16 @@ static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 				wait_add_waker(w, st->pm->procs[i].pid, 0);
 				break;
 			}
+	}
+	if (file_named(m, name, sizeof(name))) {
+		set_external(w, "it lies in a file any process may open and map (%s)",
+			     name);
+		return;
+	}
+	if (file_named(m, name, sizeof(name))) {
+		set_external(w, "it lies in a file any process may open and map (%s)",
+			     name);
+		return;
 	}
 	if (!st->look_outside) {
 		set_external(w, PROGRAM_VIEW_UNCHECKED);
@@ -516,11 +580,15 @@ void program_view_apply(struct process_model *pm, bool look_outside)
 		foreign_owner(&st, t);
 		if (t->state == THREAD_WAITING && t->wait.shared)
 			shared_wait(&st, proc, t);
-		/* a handler may release or signal anything, interrupt a read
-		 * or a waitpid; an owned wait waits for its owner whatever a
-		 * handler does */
-		if (t->wait.kind != WAIT_NONE && !t->wait.owned &&
-		    pm->procs[proc].wake_signals) {
+		/*
+		 * A handler may release or signal anything, interrupt a read
+		 * or a waitpid; and in the thread it runs in it may end even
+		 * an owned wait (raise out of it, longjmp).  Python runs its
+		 * handlers in the main thread only.
+		 */
+		if (t->wait.kind != WAIT_NONE && pm->procs[proc].wake_signals &&
+		    (!t->wait.owned || !pm->procs[proc].python ||
+		     t->tid == t->pid)) {
 			char sigs[128];
 
 			signal_list(pm->procs[proc].wake_signals, sigs, sizeof(sigs));

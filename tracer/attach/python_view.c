@@ -305,7 +305,8 @@ static void add_with_holds(const struct python_view *pv,
 					      : !strcmp(l->type, "_thread.RLock")
 					      ? WAIT_RLOCK : WAIT_LOCK;
 
-			model_add_held(tm, kind, l->object, l->native != 0,
+			/* released by its holder alone: an RLock */
+			model_add_held(tm, kind, l->object, kind == WAIT_RLOCK,
 				       &site)->native = l->native;
 		}
 	}
@@ -338,6 +339,8 @@ static void gil_wait(const struct python_view *pv,
 		w->owner_tids[0] = holder;
 		w->n_owners = 1;
 		w->owned = true;	/* its holder alone hands it on */
+	} else if (pv->proc.gil_moving) {
+		w->owner_why = "the GIL is changing hands";
 	} else {
 		w->owner_why = "the GIL is free: this thread is about to take it";
 	}
@@ -388,13 +391,13 @@ static bool python_wait(const struct python_view *pv,
 	}
 	set_site(w, &p->frames[site]);
 	if (lock && !c->lock.owner_known && !c->lock.signal) {
-		/* a Lock some thread holds by a with block: its owner */
+		/* a Lock some thread holds by a with block: who holds it (any
+		 * thread may release a Lock: not its owner alone) */
 		const struct python_held_capture *h = with_holder(pv, c->lock.object);
 
 		if (h) {
 			w->owner_tids[0] = h->tid;
 			w->n_owners = 1;
-			w->owned = true;
 		}
 	} else if (lock && c->lock.owner_known && w->kind != WAIT_RLOCK &&
 		   c->lock.owner_ident) {

@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,14 +128,56 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 	}
 }
 
+#define SIGINT_BIT (1ull << (SIGINT - 1))
+
 /* glibc's largest lock object, an rwlock (56 bytes): a futex within it */
 #define OBJECT_FUTEX_SPAN 56
 
-/* The wait as the registry has it, for a thread the kernel shows running. */
-static void wait_from_slot(const struct registry_slot *s, bool python,
+/*
+ * Would a thread that has published its wait, but is not asleep in it,
+ * block?  Only on an object taken now: a semaphore at 0, a locked mutex
+ * or GIL, a joined thread that lives.  Any other (one free, or whose
+ * state says nothing, a condition variable) it goes past or will be seen
+ * asleep in at the next look: it can act.  Words read from the process.
+ */
+static bool would_block(const struct registry *r, pid_t pid,
+			const struct registry_slot *s)
+{
+	uint64_t addr = atomic_load(&s->wait_addr);
+	int32_t word = 0;
+
+	switch (atomic_load(&s->wait_kind)) {
+	case REG_SEM: case REG_SEMLOCK:
+		/* glibc's sem_t: its value in the low half of its first word */
+		return target_read(pid, addr, &word, sizeof(word)) == 0 && !word;
+	case REG_MUTEX: case REG_RWLOCK:
+		/* a mutex's lock word; an rwlock's readers word, free at 0 */
+		return target_read(pid, addr, &word, sizeof(word)) == 0 && word;
+	case REG_JOIN:
+		return registry_join_target(r, s) != NULL;
+	case REG_CUSTOM:
+		return true;	/* the program says it waits (it may spin) */
+	case REG_GIL:
+		return r->gil.addr &&
+		       target_read(pid, r->gil.addr + r->gil.locked_off, &word,
+				   sizeof(word)) == 0 && word;
+	default:
+		return false;
+	}
+}
+
+/* The wait as the registry has it, for a thread the kernel shows running
+ * or in another call (inside the shim, on its way to the wait). */
+static void wait_from_slot(const struct registry *r, pid_t pid,
+			   const struct registry_slot *s, bool python,
 			   struct thread_model *tm, struct symbolizer *sym)
 {
 	struct wait_info *w = &tm->wait;
+
+	if (!would_block(r, pid, s)) {
+		tm->waking = true;	/* the object is free: it takes it */
+		return;
+	}
 
 	site_of_pc(sym, s->wait_site, &w->site);
 	w->kind = model_kind(atomic_load(&s->wait_kind), python);
@@ -176,7 +219,7 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 		flags = atomic_load(&s->wait_flags);
 		/* the kernel knows better than the slot a thread already woken */
 		if (tm->state != THREAD_WAITING && !tm->waking) {
-			wait_from_slot(s, python, tm, sym);
+			wait_from_slot(r, pid, s, python, tm, sym);
 		} else if (tm->state == THREAD_WAITING &&
 			   tm->wait.kind == WAIT_FUTEX) {
 			/* no stack told what the futex is: the slot does */
@@ -275,7 +318,7 @@ static pid_t gil_holder(const struct registry *r, pid_t pid)
 {
 	const struct registry_gil *g = &r->gil;
 	uint64_t holder = 0, ident = 0;
-	int32_t locked = 0;
+	int32_t locked = 0, mutex = 0;
 	uint32_t n = atomic_load(&r->high_water);
 
 	if (!g->addr ||
@@ -283,12 +326,21 @@ static pid_t gil_holder(const struct registry *r, pid_t pid)
 	    target_read(pid, g->addr + g->holder_off, &holder, sizeof(holder)) < 0 ||
 	    !locked || !holder)
 		return 0;
+	/* its mutex held: locked and last_holder may disagree */
+	if (g->mutex_off &&
+	    (target_read(pid, g->addr + g->mutex_off, &mutex, sizeof(mutex)) < 0 ||
+	     mutex))
+		return 0;
 	if (g->ident_off)
 		(void)target_read(pid, holder + g->ident_off, &ident, sizeof(ident));
-	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++)
-		if (atomic_load(&r->slots[i].tid) &&
-		    (r->slots[i].py_tstate == holder ||
-		     (ident && r->slots[i].self == ident)))
+	if (n > REGISTRY_MAX_THREADS)
+		n = REGISTRY_MAX_THREADS;
+	/* by ident first: a thread state's address may be reused */
+	for (uint32_t i = 0; ident && i < n; i++)
+		if (atomic_load(&r->slots[i].tid) && r->slots[i].self == ident)
+			return atomic_load(&r->slots[i].tid);
+	for (uint32_t i = 0; i < n; i++)
+		if (atomic_load(&r->slots[i].tid) && r->slots[i].py_tstate == holder)
 			return atomic_load(&r->slots[i].tid);
 	return 0;
 }
@@ -297,13 +349,14 @@ static pid_t gil_holder(const struct registry *r, pid_t pid)
  * fork: nobody here will release it. */
 static void owner_from_orphan(const struct registry *r, struct symbolizer *sym,
 			      struct py_locator *loc, bool python,
-			      struct wait_info *w)
+			      const struct registry_slot *s, struct wait_info *w)
 {
 	const struct registry_orphan *o = registry_orphan_of(r, w->sync_addr);
 	struct site site = { 0 };
 	char note[512];
 
-	if (!o)
+	/* a shared object: its holder in the parent may still release it */
+	if (!o || (atomic_load(&s->wait_flags) & REG_WAIT_SHARED))
 		return;
 	acquired_at(sym, loc, python, o->py_code, o->py_lasti, o->site, &site);
 	snprintf(note, sizeof(note),
@@ -333,6 +386,7 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 {
 	struct process_info *proc = model_process(pm, pid);
 	bool python = proc && proc->python_version;
+	pid_t holder = -1;	/* the GIL's, not read yet */
 
 	if (!r)
 		return;
@@ -340,7 +394,11 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 		proc->from_registry = true;
 		proc->fork_parent = r->fork_parent;
 		proc->reporting = atomic_load(&r->reporting);
-		proc->wake_signals |= atomic_load(&r->user_signals);
+		/* the shim knows whether SIGINT's handler is the
+		 * interpreter's own (it only interrupts) or the program's */
+		proc->wake_signals = (proc->wake_signals & ~SIGINT_BIT) |
+				     (atomic_load(&r->user_signals) & SIGINT_BIT);
+		proc->python |= r->python;
 	}
 	if (pid == pm->pid)
 		pm->from_registry = true;
@@ -353,8 +411,9 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 			continue;
 		add_holds(s, pm, tm, sym, py);
 		if (w->kind == WAIT_GIL && !w->n_owners) {
-			pid_t holder = gil_holder(r, pid);
-
+			/* one reading for all: one holder at a time */
+			if (holder < 0)
+				holder = gil_holder(r, pid);
 			if (holder && holder != tm->tid) {
 				w->owner_tids[0] = holder;
 				w->n_owners = 1;
@@ -370,6 +429,6 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 			continue;
 		owners_from_slots(r, s, w);
 		if (!w->n_owners)
-			owner_from_orphan(r, sym, py, python, w);
+			owner_from_orphan(r, sym, py, python, s, w);
 	}
 }

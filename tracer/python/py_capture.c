@@ -21,7 +21,7 @@
 #define PY_TID_MAX 4194304	/* kernel PID_MAX_LIMIT on 64-bit */
 
 struct py_gil {
-	bool locked;
+	bool locked, moving;
 	uint64_t holder;
 };
 
@@ -29,7 +29,7 @@ struct py_gil {
 static void py_gil_read(struct py_locator *loc, uint64_t gil,
 			struct py_gil *out)
 {
-	int32_t locked = 0;
+	int32_t locked = 0, mutex = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!gil || py_read(loc, gil + loc->layout.gil_locked, &locked,
@@ -37,7 +37,13 @@ static void py_gil_read(struct py_locator *loc, uint64_t gil,
 	    py_read_ptr(loc, gil + loc->layout.gil_last_holder, &out->holder))
 		return;
 	out->locked = locked != 0;
-	if (!out->locked)
+	/* locked and last_holder change together under the GIL's mutex:
+	 * while it is held (a taker between the two), last_holder may name
+	 * the thread that let it go */
+	out->moving = loc->layout.gil_mutex &&
+		      !py_read(loc, gil + loc->layout.gil_mutex, &mutex,
+			       sizeof(mutex)) && mutex;
+	if (!out->locked || out->moving)
 		out->holder = 0;
 }
 
@@ -112,6 +118,7 @@ static uint64_t py_interp_read(struct py_locator *loc, uint64_t interp,
 		py_gil_read(loc, gil_addr, &gil);
 	if (!next) {		/* the main interpreter is the oldest */
 		out->gil_locked = gil.locked;
+		out->gil_moving = gil.moving;
 		out->gil_holder_tstate = gil.holder;
 		out->gil_addr = l->runtime_gil ? loc->runtime + l->runtime_gil
 					       : gil_addr;
@@ -158,7 +165,7 @@ static uint64_t py_interp_read(struct py_locator *loc, uint64_t interp,
 int py_capture(struct py_locator *loc, struct py_process *out, char **why)
 {
 	const struct py_layout *l = &loc->layout;
-	struct py_gil runtime_gil = { false, 0 };
+	struct py_gil runtime_gil = { false, false, 0 };
 	struct py_ts_info *info = NULL;
 	struct py_loop_guard guard;
 	uint64_t interp = 0, *first;

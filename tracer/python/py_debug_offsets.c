@@ -104,6 +104,9 @@ int py_debug_offsets_apply(struct py_locator *loc)
 			d.interp.gil_runtime_state, &changed);
 		py_take(&l->gil_last_holder, d.interp.gil_runtime_state_holder -
 			d.interp.gil_runtime_state, &changed);
+		py_take(&l->gil_mutex, d.interp.gil_runtime_state_locked -
+			d.interp.gil_runtime_state + GIL_MUTEX_AFTER_LOCKED,
+			&changed);
 	}
 	py_take(&l->tstate_size, d.tstate.size, &changed);
 	py_take(&l->tstate_next, d.tstate.next, &changed);

@@ -53,9 +53,12 @@ struct py_layout {
 	uint32_t interp_modules;	/* sys.modules */
 	uint32_t interp_ceval_gil;	/* 3.12+: pointer to the GIL; 0 */
 
-	/* struct _gil_runtime_state */
+	/* struct _gil_runtime_state: locked is followed by switch_number
+	 * and the condition variable, then the mutex (3.9 to 3.13) */
+#define GIL_MUTEX_AFTER_LOCKED (8 + 8 + 48)
 	uint32_t gil_locked;
 	uint32_t gil_last_holder;
+	uint32_t gil_mutex;	/* its pthread mutex: held while it changes hands */
 
 	/* PyThreadState */
 	uint32_t tstate_size;

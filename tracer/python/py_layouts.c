@@ -19,6 +19,7 @@
 #define PY_STABLE_OBJECTS \
 	.gil_locked = 16, \
 	.gil_last_holder = 8, \
+	.gil_mutex = 16 + GIL_MUTEX_AFTER_LOCKED, \
 	.tstate_next = 8, \
 	.tstate_interp = 16, \
 	.type_name = 24, \

@@ -65,6 +65,7 @@ struct py_process {
 	struct py_thread *threads;
 	int n_threads;
 	uint64_t gil_holder_tstate;	/* 0 when nobody holds it or unknown */
+	bool gil_moving;	/* its mutex held: changing hands, holder unknown */
 	bool gil_locked;
 	/* the main interpreter's struct _gil_runtime_state: a futex inside
 	 * it is a wait for the GIL, stripped binaries included */

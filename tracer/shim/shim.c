@@ -105,11 +105,20 @@ static void release_slot(void *slot)
 
 static void after_fork_child(void);
 
-static void resolve_all(void)
-{
-	static _Atomic int done;
+static _Atomic int resolved;
 
-	if (atomic_load(&done))
+static void resolve_slow(void);
+
+/* The real functions found, once: one load on every call after. */
+static inline void resolve_all(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&resolved, memory_order_acquire), 0))
+		resolve_slow();
+}
+
+static void resolve_slow(void)
+{
+	if (atomic_load(&resolved))
 		return;
 	in_shim++;
 	RESOLVE(real_mutex_lock, "pthread_mutex_lock");
@@ -149,7 +158,7 @@ static void resolve_all(void)
 		  real_rwlock_clockrdlock && real_rwlock_clockwrlock &&
 		  real_clockjoin && real_sem_clockwait;
 	in_shim--;
-	atomic_store(&done, 1);
+	atomic_store(&resolved, 1);
 }
 
 __attribute__((constructor(101))) static void shim_init(void)
@@ -172,6 +181,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	}
 	atomic_store(&shim_registry->breakable, shim_report_breakable() && slicing);
 	shim_registry->raise_main_only = !shim_python_can_fail(0);
+	shim_registry->python = shim_python_present();
 	shim_report_hello();
 }
 
@@ -198,7 +208,9 @@ static void keep_orphans(struct registry *r, const struct registry *old,
 			const struct registry_held *h = &s->held[j];
 			struct registry_orphan *o = &r->orphans[k];
 
-			if (!atomic_load(&h->addr))
+			/* a shared object's holder may release it still */
+			if (!atomic_load(&h->addr) || (h->flags & HELD_SHARED) ||
+			    (registry_fact(old, atomic_load(&h->addr)) & FACT_SHARED))
 				continue;
 			o->addr = atomic_load(&h->addr);
 			o->tid = atomic_load(&s->tid);
@@ -238,6 +250,16 @@ static void after_fork_child(void)
 		atomic_store(&shim_registry->breakable,
 			     atomic_load(&old->breakable));
 		shim_registry->raise_main_only = old->raise_main_only;
+		shim_registry->python = old->python;
+		/* what is known of the objects is known in the child too:
+		 * shared semaphores stay shared */
+		for (uint32_t i = 0; i < REGISTRY_FACTS; i++)
+			if (atomic_load(&old->facts[i].addr)) {
+				atomic_store(&shim_registry->facts[i].flags,
+					     atomic_load(&old->facts[i].flags));
+				atomic_store(&shim_registry->facts[i].addr,
+					     atomic_load(&old->facts[i].addr));
+			}
 		keep_orphans(shim_registry, old, had);
 	}
 	if (shim_registry && had &&
@@ -323,7 +345,7 @@ static __attribute__((noinline)) void held_python_site(struct registry_held *h,
 	h->py_code = py_code;
 	h->py_lasti = py_lasti;
 	if (by_with)
-		h->flags |= HELD_OWNED;
+		h->flags |= HELD_WITH;
 }
 
 /*
@@ -436,6 +458,34 @@ static bool is_gil(const void *c)
 }
 
 /*
+ * A cycle through this thread's wait: one of owned waits alone is
+ * reported (true when this thread is the victim).  Not while the
+ * program handles signals: a handler may end any wait, and the
+ * supervisor, which knows more, decides.  A cycle that only holders of
+ * Locks close (any thread may release a Lock) is no proof: the
+ * supervisor is asked to look now rather than at its next round; but not
+ * for a thread waiting on a Lock it holds itself, which is how every
+ * Condition.wait() waits (its waiter lock, released by the notifier):
+ * the supervisor's regular rounds find the real ones.
+ */
+static bool cycle_check(struct registry_slot *s)
+{
+	pid_t tids[REGISTRY_MAX_CYCLE];
+	bool victim = false;
+	int n;
+
+	in_shim++;
+	n = registry_find_cycle(shim_registry, s, false, tids, REGISTRY_MAX_CYCLE);
+	if (n && !atomic_load(&shim_registry->user_signals))
+		victim = shim_deadlock(s, tids, n);
+	else if (n || registry_find_cycle(shim_registry, s, true, tids,
+					  REGISTRY_MAX_CYCLE) > 1)
+		shim_report_nudge();
+	in_shim--;
+	return victim;
+}
+
+/*
  * About to block on obj: publish the wait (sequentially consistent, so of
  * two threads closing a cycle together at least one sees the other), then
  * look for a cycle through this thread.  Returns true when this thread
@@ -444,14 +494,12 @@ static bool is_gil(const void *c)
 static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 		       uint32_t flags, pid_t joined, uint64_t site)
 {
-	pid_t tids[REGISTRY_MAX_CYCLE];
 	struct timespec now;
 	bool victim = false;
-	int n, err = errno;
+	int err = errno;
 
 	atomic_store(&s->break_pending, 0);	/* meant for an earlier wait */
-	if (!s->py_tstate)
-		s->py_tstate = shim_python_tstate();
+	s->py_tstate = shim_python_tstate();	/* states come and go (ctypes) */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
 	s->wait_site = site;
@@ -460,41 +508,40 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	atomic_store(&s->wait_tid, joined);
 	atomic_store(&s->wait_addr, (uint64_t)(uintptr_t)obj);
 	atomic_fetch_add(&s->gen, 1);
-	if (!(flags & REG_WAIT_TIMED)) {
-		in_shim++;
-		n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
-		if (n)
-			victim = shim_deadlock(s, tids, n);
-		in_shim--;
-	}
+	if (!(flags & REG_WAIT_TIMED))
+		victim = cycle_check(s);
 	errno = err;
 	return victim;
 }
 
-#define RECHECK_SLICES 50	/* a blocked wait looks for a cycle again (100 ms) */
+#define SLICE_DOUBLING 16	/* slices of one length before the next doubles;
+				 * a blocked wait looks for a cycle again then */
+#define SLICE_MAX_SHIFT 6	/* up to 64 x BREAK_POLL_NS (128 ms) */
+
+/* How long slice number n of a breakable wait is: 2 ms at first, longer
+ * the longer it waits (thousands of waiting threads must not wake 500
+ * times a second each). */
+static long slice_ns(unsigned n)
+{
+	unsigned shift = n / SLICE_DOUBLING;
+
+	return (long)BREAK_POLL_NS << (shift < SLICE_MAX_SHIFT ? shift : SLICE_MAX_SHIFT);
+}
 
 /*
  * Between two slices of a breakable wait: must this wait fail?  Yes when
- * chosen as a victim; and now and then the thread looks for a cycle again,
- * for one that closed while another was being reported, or whose
- * confirmation failed at the moment (a handover in progress).
+ * chosen as a victim; and every SLICE_DOUBLING slices (32 ms, then 64,
+ * ... 2 s apart) the thread looks for a cycle again, for one that closed
+ * while another was being reported, or whose confirmation failed at the
+ * moment (a handover in progress).
  */
 static bool slice_must_fail(struct registry_slot *s, unsigned *slices)
 {
-	pid_t tids[REGISTRY_MAX_CYCLE];
-	bool mine = false;
-	int n;
-
 	if (shim_broken(s))
 		return true;
-	if (++*slices % RECHECK_SLICES)
+	if (++*slices % SLICE_DOUBLING)
 		return false;
-	in_shim++;
-	n = registry_find_cycle(shim_registry, s, tids, REGISTRY_MAX_CYCLE);
-	if (n)
-		mine = shim_deadlock(s, tids, n);
-	in_shim--;
-	return mine || shim_broken(s);
+	return cycle_check(s) || shim_broken(s);
 }
 
 /* Under break and report, untimed waits wait in slices that can be broken */
@@ -504,14 +551,14 @@ static inline bool breakable(void)
 				    memory_order_relaxed);
 }
 
-/* CLOCK_MONOTONIC, one break-poll slice from now */
-static struct timespec poll_deadline(void)
+/* CLOCK_MONOTONIC, the end of slice number n from now */
+static struct timespec poll_deadline(unsigned n)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_nsec += BREAK_POLL_NS;
-	if (t.tv_nsec >= 1000000000) {
+	t.tv_nsec += slice_ns(n);
+	while (t.tv_nsec >= 1000000000) {
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000;
 	}
@@ -523,6 +570,12 @@ static void wait_end(struct registry_slot *s)
 	atomic_store(&s->break_pending, 0);	/* too late: the wait is over */
 	atomic_store(&s->wait_addr, 0);
 	atomic_fetch_add(&s->gen, 1);
+	/* a thread of the reported deadlock moved: the next one is news */
+	if (__builtin_expect(atomic_load_explicit(&s->in_report,
+						  memory_order_relaxed), 0)) {
+		atomic_store(&s->in_report, 0);
+		atomic_store(&shim_registry->reporting, 0);
+	}
 }
 
 /* ---- pthread mutexes ---- */
@@ -541,10 +594,13 @@ static inline bool mutex_got(int rc)
 	return rc == 0 || rc == EOWNERDEAD;
 }
 
+/* A held mutex: its owner's alone; a process-shared one may also be
+ * released in another process (one load of its kind word). */
 static inline void mutex_push(struct registry_slot *s, pthread_mutex_t *m,
 			      uint64_t site)
 {
-	held_push(s, m, REG_MUTEX, HELD_OWNED, site);
+	held_push(s, m, REG_MUTEX,
+		  HELD_OWNED | (mutex_shared(m) ? HELD_SHARED : 0), site);
 }
 
 /* The untimed blocking part of pthread_mutex_lock, breakable when asked. */
@@ -556,7 +612,7 @@ static int mutex_block(struct registry_slot *s, pthread_mutex_t *m)
 	if (!breakable())
 		return real_mutex_lock(m);
 	do {
-		struct timespec until = poll_deadline();
+		struct timespec until = poll_deadline(slices);
 
 		if (slice_must_fail(s, &slices))
 			return EDEADLK;
@@ -807,7 +863,7 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 		rc = write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
 	} else if (rc == EBUSY) {
 		do {
-			struct timespec until = poll_deadline();
+			struct timespec until = poll_deadline(slices);
 
 			if (slice_must_fail(s, &slices)) {
 				rc = EDEADLK;
@@ -981,14 +1037,14 @@ EXPORT int sem_trywait(sem_t *sem)
 	rc = real_sem_trywait(sem);
 	if (!(s = slot()))
 		return rc;
-	err = errno;
 	if (rc == 0) {
-		held_push(s, sem, REG_SEMLOCK, 0, SITE());
-	} else {
-		tried_with = false;
-		tried_sem = shim_python_site(&tried_code, &tried_lasti, &tried_with)
-			    ? (uint64_t)(uintptr_t)sem : 0;
+		held_push(s, sem, REG_SEMLOCK, 0, SITE());	/* errno untouched */
+		return 0;
 	}
+	err = errno;
+	tried_with = false;
+	tried_sem = shim_python_site(&tried_code, &tried_lasti, &tried_with)
+		    ? (uint64_t)(uintptr_t)sem : 0;
 	errno = err;
 	return rc;
 }
@@ -1017,7 +1073,7 @@ static int sem_block(struct registry_slot *s, sem_t *sem)
 	if (!breakable())
 		return real_sem_wait(sem);
 	for (;;) {
-		struct timespec until = poll_deadline();
+		struct timespec until = poll_deadline(slices);
 		int rc;
 
 		/*
@@ -1158,7 +1214,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 		rc = real_join(t, ret);
 	} else {
 		do {
-			struct timespec until = poll_deadline();
+			struct timespec until = poll_deadline(slices);
 
 			if (slice_must_fail(s, &slices)) {
 				rc = EDEADLK;

@@ -15,7 +15,6 @@
 #include "runtime/registry.h"
 
 enum shim_policy { POLICY_ABORT, POLICY_REPORT, POLICY_BREAK };
-enum shim_victim { VICTIM_NEWEST, VICTIM_OLDEST, VICTIM_FEWEST_LOCKS };
 
 /* A broken wait ends within this; a waiting thread wakes this often */
 #define BREAK_POLL_NS 2000000	/* 2 ms, only under break and report */
@@ -32,6 +31,9 @@ bool shim_report_breakable(void);
 /* Tell pydeadlock run's supervisor that this process exists (at start
  * and in a fork child); nothing when not under run. */
 void shim_report_hello(void);
+/* Ask the supervisor to look at the program now (a cycle closed by the
+ * holders of Locks, which only the whole program's view can prove). */
+void shim_report_nudge(void);
 
 /*
  * A wait by the thread of slot me closed the cycle tids[n]: say so at

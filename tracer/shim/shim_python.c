@@ -185,9 +185,9 @@ bool shim_python_site(uint64_t *code, int64_t *lasti, bool *by_with)
 	 * Taken by a `with` statement: the frame executes the opcode that
 	 * enters a with block (the lock's own __enter__ is C), or a Python
 	 * __enter__ (Condition's, a program's own context manager) that a
-	 * with statement called.  Such a lock is released by its holder
-	 * when the block ends; one taken by acquire() may be released by
-	 * any thread.
+	 * with statement called.  Its holder will release it when the block
+	 * ends, most likely; yet any thread may release a Lock, so this is
+	 * a lead for the supervisor, never an owner.
 	 */
 	op = frame_opcode(*code, *lasti);
 	*by_with = op == layout->op_with;
@@ -265,6 +265,7 @@ bool shim_python_gil(struct registry_gil *gil)
 	gil->locked_off = layout->gil_locked;
 	gil->holder_off = layout->gil_last_holder;
 	gil->ident_off = layout->tstate_thread_id;
+	gil->mutex_off = layout->gil_mutex;
 	gil->size = GIL_STATE_SIZE;
 	return true;
 }

@@ -37,7 +37,7 @@
 extern char **environ;
 
 static enum shim_policy policy = POLICY_ABORT;
-static enum shim_victim victim_policy = VICTIM_NEWEST;
+static enum registry_victim victim_policy = VICTIM_NEWEST;
 static pid_t supervisor;	/* pydeadlock run, 0: preloaded by hand */
 static unsigned long long supervisor_start;	/* its start time (ticks) */
 static bool yama_restricts;	/* ptrace_scope >= 1: a child may not trace us */
@@ -102,11 +102,7 @@ void shim_report_init(void)
 		policy = POLICY_REPORT;
 	else if (p && !strcmp(p, "break"))
 		policy = POLICY_BREAK;
-	p = shim_env_get("PYDEADLOCK_VICTIM");
-	if (p && !strcmp(p, "oldest"))
-		victim_policy = VICTIM_OLDEST;
-	else if (p && !strcmp(p, "fewest-locks"))
-		victim_policy = VICTIM_FEWEST_LOCKS;
+	victim_policy = registry_victim_parse(shim_env_get("PYDEADLOCK_VICTIM"));
 	p = shim_env_get("PYDEADLOCK_SUPERVISOR");	/* "PID:START" */
 	if (p && sscanf(p, "%d:%llu", &supervisor, &supervisor_start) != 2)
 		supervisor = 0;
@@ -129,6 +125,25 @@ void shim_report_hello(void)
 
 	if (supervisor_alive())
 		(void)sigqueue(supervisor, supervisor_signal(SUPERVISOR_HELLO), v);
+}
+
+#define NUDGE_GAP_NS 5000000	/* nudges at most this often: looks cost */
+
+void shim_report_nudge(void)
+{
+	static _Atomic uint64_t last;
+	union sigval v = { .sival_int = getpid() };
+	struct timespec now;
+	uint64_t t, was;
+
+	if (!supervisor)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
+	was = atomic_load(&last);
+	if (t - was < NUDGE_GAP_NS || !atomic_compare_exchange_strong(&last, &was, t))
+		return;
+	(void)sigqueue(supervisor, supervisor_signal(SUPERVISOR_LOOK), v);
 }
 
 void shim_report_finish(void)
@@ -194,12 +209,15 @@ static void nap(long ns)
 	nanosleep(&t, NULL);
 }
 
+/* The supervisor's answer about a report. */
+enum verdict_answer { ANSWER_NONE, ANSWER_PROVED, ANSWER_NOT_PROVED };
+
 /*
- * Ask the supervisor for the report and wait for its answer: the
- * snapshot taken (wait_all false) or the whole report written.  False
- * when it cannot be asked or went away.
+ * Ask the supervisor for the report and wait until it has written it:
+ * its full view of the process, which must prove the deadlock too.
+ * ANSWER_NONE when it cannot be asked or went away.
  */
-static bool supervisor_report(bool wait_all)
+static enum verdict_answer supervisor_report(void)
 {
 	struct registry *r = shim_registry;
 	union sigval v = { .sival_int = getpid() };
@@ -207,18 +225,16 @@ static bool supervisor_report(bool wait_all)
 
 	if (!supervisor_alive() ||
 	    sigqueue(supervisor, supervisor_signal(SUPERVISOR_DEADLOCK), v) < 0)
-		return false;
+		return ANSWER_NONE;
 	for (int ms = 0; ms < REPORT_WAIT_MS; ms++) {
-		_Atomic uint32_t *answer = wait_all ? &r->report_done
-						    : &r->report_ack;
-
-		if ((int32_t)(atomic_load(answer) - seq) >= 0)
-			return true;
+		if ((int32_t)(atomic_load(&r->report_done) - seq) >= 0)
+			return atomic_load(&r->report_proved) ? ANSWER_PROVED
+							      : ANSWER_NOT_PROVED;
 		if (ms % 100 == 99 && !supervisor_alive())
-			return false;
+			return ANSWER_NONE;
 		nap(REPORT_POLL_NS);
 	}
-	return false;
+	return ANSWER_NONE;
 }
 
 /*
@@ -288,21 +304,16 @@ static void spawn_reporter(bool wait_all)
 		prctl(PR_SET_PTRACER, 0, 0, 0, 0);
 }
 
-/* The full report; true when the supervisor wrote it (and ends the
- * program itself under abort). */
-static bool full_report(bool wait_all)
+/* The full report: the supervisor's, with its verdict, or (preloaded by
+ * hand) one by pydeadlock attach, which trusts ours. */
+static enum verdict_answer full_report(bool wait_all)
 {
-	if (supervisor && supervisor_report(wait_all))
-		return true;
-	spawn_reporter(wait_all);
-	return false;
-}
+	enum verdict_answer a = supervisor ? supervisor_report() : ANSWER_NONE;
 
-static const char *const victim_names[] = {
-	[VICTIM_NEWEST] = "the newest waiter",
-	[VICTIM_OLDEST] = "the oldest waiter",
-	[VICTIM_FEWEST_LOCKS] = "the one holding the fewest locks",
-};
+	if (a == ANSWER_NONE)
+		spawn_reporter(wait_all);
+	return a;
+}
 
 /*
  * Can the wait of s be failed?  Never a condition's or the GIL's (their
@@ -329,15 +340,8 @@ static struct registry_slot *victim_choose(struct registry *r,
 	for (int i = 0; i < n; i++) {
 		struct registry_slot *s = registry_slot_of(r, tids[i]);
 
-		if (!s || !victim_possible(s))
-			continue;
-		if (!best)
-			best = s;
-		else if (victim_policy != VICTIM_FEWEST_LOCKS
-			 ? (victim_policy == VICTIM_OLDEST
-			    ? s->wait_since_ns < best->wait_since_ns
-			    : s->wait_since_ns > best->wait_since_ns)
-			 : atomic_load(&s->n_held) < atomic_load(&best->n_held))
+		if (s && victim_possible(s) &&
+		    registry_victim_better(victim_policy, s, best))
 			best = s;
 	}
 	return best;
@@ -392,7 +396,7 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 				" %d%s", (int)tids[i], i + 1 < n ? " ->" : "");
 	len = snprintf(line, sizeof(line),
 		       "pydeadlock: breaking it: thread %d's wait fails (victim: %s)\n",
-		       (int)atomic_load(&v->tid), victim_names[victim_policy]);
+		       (int)atomic_load(&v->tid), registry_victim_names[victim_policy]);
 	write_all(2, line, len > 0 ? (size_t)len : 0);
 	if (v == me)
 		return true;
@@ -444,12 +448,55 @@ static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 	return true;
 }
 
+#define REPORTED_MAX 64	/* deadlocks told in full, by their objects */
+
+/* The objects a cycle waits on, as one number: the same deadlock again
+ * (a program that retries after a break) gives the same. */
+static uint64_t cycle_key(struct registry *r, const pid_t *tids, int n)
+{
+	uint64_t key = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct registry_slot *s = registry_slot_of(r, tids[i]);
+		uint64_t a = s ? atomic_load(&s->wait_addr) : 0;
+
+		/* the same sum whichever thread closed it */
+		key += (a ^ (a >> 29)) * 0x9e3779b97f4a7c15ull;
+	}
+	return key | 1;
+}
+
+/*
+ * Deadlocks told in full and proved, under break: a program that backs
+ * off and retries may form one thousands of times; each is broken, in
+ * one line after the first.  The first REPORTED_MAX are remembered.
+ */
+static uint64_t told[REPORTED_MAX];
+static unsigned n_told;
+
+static bool told_before(uint64_t key)
+{
+	for (unsigned i = 0; i < n_told; i++)
+		if (told[i] == key)
+			return true;
+	return false;
+}
+
+static void tell_once(uint64_t key)
+{
+	if (n_told < REPORTED_MAX && !told_before(key))
+		told[n_told++] = key;
+}
+
 bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 {
 	struct registry *r = shim_registry;
 	char line[1024];
 	size_t len;
+	static const char again[] =
+		"pydeadlock: the same locks as a deadlock reported before: not reported again\n";
 	uint32_t zero = 0;
+	uint64_t key;
 	bool mine;
 
 	/* one report at a time: the other threads of the cycle just wait */
@@ -458,6 +505,13 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 	if (!cycle_confirmed(r, tids, n)) {
 		atomic_store(&r->reporting, 0);
 		return false;
+	}
+	key = cycle_key(r, tids, n);
+	for (int i = 0; i < n; i++) {
+		struct registry_slot *s = registry_slot_of(r, tids[i]);
+
+		if (s)
+			atomic_store(&s->in_report, 1);
 	}
 	len = snprintf(line, sizeof(line),
 		       "pydeadlock: deadlock in process %d: cycle of %d thread%s:",
@@ -470,13 +524,45 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 			kind_name(atomic_load(&me->wait_kind)),
 			(unsigned long long)atomic_load(&me->wait_addr));
 	write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
+	/* a repeat of one the full view proved: not told again (a report
+	 * stops the program for milliseconds) */
+	if (policy == POLICY_BREAK && told_before(key)) {
+		for (int i = 0; i < n; i++) {
+			struct registry_slot *s = registry_slot_of(r, tids[i]);
+
+			if (s)
+				atomic_store(&s->in_report, 0);
+		}
+		write_all(2, again, sizeof(again) - 1);
+		mine = break_cycle(r, me, tids, n);
+		atomic_store(&r->reporting, 0);
+		return mine;
+	}
 	/* the report's snapshot first: it must show the deadlock, not its end */
-	if (full_report(policy != POLICY_BREAK) && policy == POLICY_ABORT)
-		_exit(EXIT_DEADLOCK);	/* the supervisor said so, and ends the rest */
-	if (policy == POLICY_ABORT)
-		end_program("a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+	switch (full_report(policy != POLICY_BREAK)) {
+	case ANSWER_NOT_PROVED:
+		/* the whole program's view knows more: no deadlock */
+		for (int i = 0; i < n; i++) {
+			struct registry_slot *s = registry_slot_of(r, tids[i]);
+
+			if (s)
+				atomic_store(&s->in_report, 0);
+		}
+		atomic_store(&r->reporting, 0);
+		return false;
+	case ANSWER_PROVED:
+		if (policy == POLICY_ABORT)
+			_exit(EXIT_DEADLOCK);	/* the supervisor said so, ends the rest */
+		tell_once(key);
+		break;
+	case ANSWER_NONE:
+		if (policy == POLICY_ABORT)
+			end_program("a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+		tell_once(key);
+		break;
+	}
 	if (policy == POLICY_REPORT)
-		return false;	/* stays reporting: one report, then hung */
+		return false;	/* reporting until one of it moves: then hung */
 	mine = break_cycle(r, me, tids, n);
 	atomic_store(&r->reporting, 0);
 	return mine;

@@ -1,4 +1,0 @@
-import threading
-X = threading.Lock(); X.acquire()
-t = threading.Thread(target=X.acquire); t.start()
-t.join()
