@@ -1,5 +1,6 @@
 # One program of the corpus on one interpreter: plainly, the baseline,
 # then under pydeadlock run, then (deadlocks) under --on-deadlock=break.
+# A potential deadlock (one nothing can prove) is said, never acted on.
 # Arguments: NAME KIND PYTHON ("-" for a C program).  Environment as the
 # tests get it (PYDEADLOCK, PROGS, TESTLIB); prints "ok ..." or "FAIL: ...".
 name=$1 kind=$2 py=$3
@@ -59,6 +60,26 @@ if [ "$kind" = deadlock ]; then
 		exit 0
 	fi
 	echo "ok $what: 86, $seen of the marked lines named; break: $how"
+elif [ "$kind" = potential ]; then
+	# shellcheck disable=SC2086
+	in_session 3 "$WORK/plain" $cmd
+	[ "$RC" = 124 ] || { echo "FAIL: $what: plainly it does not hang (status $RC)"; exit 0; }
+	# said once still for a second, the program left as it is
+	# shellcheck disable=SC2086
+	in_session 8 "$WORK/run" "$PYDEADLOCK" run --potential-after=1 -- $cmd
+	[ "$RC" = 124 ] || { echo "FAIL: $what: under run, status $RC: $(grep '^pydeadlock' "$WORK/run.err" | head -3)"; exit 0; }
+	grep -q '^pydeadlock: no certain deadlock in process [0-9]* (.*), [0-9]* potential' "$WORK/run.err" ||
+		{ echo "FAIL: $what: no potential report: $(head -c 600 "$WORK/run.err")"; exit 0; }
+	grep -q '^pydeadlock: deadlock' "$WORK/run.err" &&
+		{ echo "FAIL: $what: called certain: $(grep '^pydeadlock' "$WORK/run.err" | head -3)"; exit 0; }
+	marked=$(repro_wait_lines "$name")
+	seen=0
+	for at in $marked; do
+		grep -q "waiting at .*$at in " "$WORK/run.err" && seen=$((seen + 1))
+	done
+	[ -z "$marked" ] || [ "$seen" -gt 0 ] ||
+		{ echo "FAIL: $what: the report names none of the waiting lines ($marked)"; exit 0; }
+	echo "ok $what: potential, $seen of the marked lines named, left running"
 else
 	# shellcheck disable=SC2086
 	in_session 30 "$WORK/plain" $cmd

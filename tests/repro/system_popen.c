@@ -1,5 +1,6 @@
 /* Correct program: system() and popen() semantics the shim re-implements. */
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,7 @@ int main(void)
 	printf("pclose=%#x\n", pclose(f));
 	f = popen("cat >/dev/null", "w");
 	fputs("x\n", f);
-	printf("fclose(popen)=%d\n", fclose(f));
+	printf("pclose(w)=%#x\n", pclose(f));
 	errno = 0;
 	f = popen("true", "rw");
 	printf("popen(rw)=%p errno=%d\n", (void *)f, errno);

@@ -1,8 +1,7 @@
-# Correct program: a "baton" Lock taken with `with` by main, handed to a
-# worker that releases it for main (any thread may release a Lock);
-# meanwhile main joins the worker, which first waits for a `with` lock of
-# main's... simplified: worker waits on `with gate` (main holds it by
-# with), main waits on a Condition-free join of a helper that releases gate.
+# Correct program: main holds a gate Lock by a `with` block and joins a
+# worker that waits to take the gate with a `with` block of its own; a
+# helper thread releases the gate for it after 0.5 s (any thread may
+# release a Lock).  Main takes the gate back before its block ends.
 import threading, time
 gate = threading.Lock()
 def helper():
