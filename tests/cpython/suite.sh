@@ -46,13 +46,7 @@ CHECKER=/usr/bin/python3
 if [ $# -gt 0 ]; then
 	PYTHONS="$*"
 else
-	PYTHONS=""
-	for v in 3.9 3.10 3.11 3.12 3.13; do
-		for p in "${PYENV_ROOT:-/root/.pyenv}"/versions/$v.*/bin/python; do
-			[ -x "$p" ] && PYTHONS="$PYTHONS $p"
-		done
-	done
-	[ -x /usr/bin/python3.11 ] && PYTHONS="$PYTHONS /usr/bin/python3.11"
+	PYTHONS=$(sh "$here/../../scripts/pythons.sh" | tr '\n' ' ')
 fi
 # Debian's python3.11 keeps its test package apart: install it (as root)
 case " $PYTHONS " in

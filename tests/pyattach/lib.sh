@@ -5,23 +5,20 @@ CHECK="$SRCDIR/tests/pyattach/check.py"
 CHECKER=/usr/bin/python3
 [ -x "$CHECKER" ] || CHECKER=$(command -v python3) || skip "no python3 to check reports"
 
-# Every CPython this machine has that pydeadlock supports.
+# Every CPython this machine has that the tests run on; with --gil, only
+# those with a GIL (a GIL deadlock cannot happen in a free-threaded one).
 pythons() {
-	for v in 3.9 3.10 3.11 3.12 3.13; do
-		for p in "${PYENV_ROOT:-/root/.pyenv}"/versions/$v.*/bin/python; do
-			[ -x "$p" ] && echo "$p"
-		done
-	done
-	[ -x /usr/bin/python3.11 ] && echo /usr/bin/python3.11
+	sh "$SRCDIR/scripts/pythons.sh" "$@"
 }
 
-# run_scenario SCENARIO BLOCKED [WANT_RC]: on every interpreter, start the
-# program, wait until BLOCKED threads sleep in futex, attach with --json,
-# check the report, check the process was left alone.
+# run_scenario SCENARIO BLOCKED [WANT_RC [--gil]]: on every interpreter
+# (with --gil, those with a GIL), start the program, wait until BLOCKED
+# threads sleep in futex, attach with --json, check the report, check the
+# process was left alone.
 run_scenario() {
-	scenario=$1 blocked=$2 want_rc=${3:-}
+	scenario=$1 blocked=$2 want_rc=${3:-} which=${4:-}
 	ran=0
-	for py in $(pythons); do
+	for py in $(pythons $which); do
 		start "$scenario" "$py" "$PYPROGS/$scenario.py"
 		wait_syscall "$PID" "$SYS_futex" "$blocked"
 		sleep 0.2	# the last thread reaches its wait

@@ -8,12 +8,7 @@ dump=${PY_DUMP:-$here/py_dump}
 checker=${CHECK_PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-: "${PYTHONS:=/root/.pyenv/versions/3.9.18/bin/python
-/root/.pyenv/versions/3.10.13/bin/python
-/root/.pyenv/versions/3.11.7/bin/python
-/root/.pyenv/versions/3.12.1/bin/python
-/root/.pyenv/versions/3.13.0/bin/python
-/usr/bin/python3.11}"
+: "${PYTHONS:=$(sh "$here/../../scripts/pythons.sh")}"
 : "${CASES:=locks busy deep many join with objects}"
 [ -x "$dump" ] || "$here/build.sh" "$dump" || exit 99
 fails=0 runs=0

@@ -24,9 +24,14 @@ import time
 
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHONS = ["/root/.pyenv/versions/%s/bin/python" % v
-           for v in ("3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0")]
-PYTHONS.append("/usr/bin/python3.11")
+def interpreters(*args):
+    return subprocess.run(
+        ["sh", os.path.join(HERE, "..", "..", "scripts", "pythons.sh")] + list(args),
+        stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+
+
+PYTHONS = interpreters()
+GIL_PYTHONS = interpreters("--gil")  # for MANIFEST's "gil" programs
 
 WRAPPER = r"""
 import faulthandler, runpy, signal, sys
@@ -135,14 +140,16 @@ def main():
     progs = []
     with open(os.path.join(HERE, "MANIFEST")) as f:
         for line in f:
-            name, kind = line.split("\t")[:2]
+            name, kind, spec = line.split("\t")[:3]
             if kind == "deadlock" and name.endswith(".py"):
                 if not args or name in args:
-                    progs.append(name)
+                    progs.append((name, spec))
     marks = markers()
     passed = failed = 0
-    for prog in progs:
+    for prog, spec in progs:
         for py in pythons:
+            if spec == "gil" and py not in GIL_PYTHONS:
+                continue
             problems, threads = check(py, prog, marks)
             ok = not problems
             passed += ok

@@ -8,7 +8,7 @@
 #
 # usage: check-plain.sh [-j JOBS] [-p PYTHON]... [NAME...]
 #   -j JOBS    runs at once (default 4; deadlocked runs are idle)
-#   -p PYTHON  interpreter to use (repeatable; default: the six below)
+#   -p PYTHON  interpreter to use (repeatable; default: scripts/pythons.sh)
 #   NAME       only these programs (file names as in MANIFEST)
 # Prints a table and a final line "N passed, N failed"; exit 1 if any failed.
 set -u
@@ -24,10 +24,9 @@ while getopts "j:p:" o; do
 done
 shift $((OPTIND - 1))
 if [ ${#pythons[@]} = 0 ]; then
-	for v in 3.9.18 3.10.13 3.11.7 3.12.1 3.13.0; do
-		pythons+=("/root/.pyenv/versions/$v/bin/python")
-	done
-	pythons+=(/usr/bin/python3.11)
+	while read -r p; do
+		pythons+=("$p")
+	done < <(sh "$here/../../scripts/pythons.sh")
 fi
 # Keep __pycache__ out of the source tree (import_lock.py, import_slow_module.py).
 export PYTHONDONTWRITEBYTECODE=1
@@ -44,10 +43,15 @@ for py in "${pythons[@]}"; do
 		pyver[$py]=missing
 done
 
-# in_range VERSION SPEC: SPEC is "all", "3.11" or "3.9-3.12".
+# Interpreters with a GIL, for the programs whose spec is "gil".
+gil_pythons=" $(sh "$here/../../scripts/pythons.sh" --gil | tr '\n' ' ') "
+
+# in_range VERSION SPEC [PYTHON]: SPEC is "all", "gil" (PYTHON has a
+# GIL), "3.11" or "3.9-3.12".
 in_range() {
 	local v=$1 spec=$2 lo hi
 	[ "$spec" = all ] && return 0
+	[ "$spec" = gil ] && { case "$gil_pythons" in *" $3 "*) return 0 ;; esac; return 1; }
 	lo=${spec%-*} hi=${spec#*-}
 	[ "$(printf '%s\n' "$lo" "$v" | sort -V | head -1)" = "$lo" ] &&
 		[ "$(printf '%s\n' "$v" "$hi" | sort -V | head -1)" = "$v" ]
@@ -106,7 +110,7 @@ while IFS=$'\t' read -r name kind pyspec nproc desc; do
 		for py in "${pythons[@]}"; do
 			v=${pyver[$py]}
 			[ "$v" = missing ] && continue
-			in_range "$v" "$pyspec" || continue
+			in_range "$v" "$pyspec" "$py" || continue
 			runs+=("$py|$py $here/$name")
 		done
 		;;

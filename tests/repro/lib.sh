@@ -20,11 +20,15 @@ repro_cmd() {
 	esac
 }
 
-# repro_pythons NAME: the interpreters NAME runs on (one "-" for C)
+# repro_pythons NAME: the interpreters NAME runs on (one "-" for C): all,
+# or with "gil" in MANIFEST's third column, those with a GIL
 repro_pythons() {
 	case "$1" in
 	*.c) echo - ;;
-	*) pythons ;;
+	*) case "$(awk -F '\t' -v n="$1" '$1 == n { print $3 }' "$REPRO/MANIFEST")" in
+	   gil) pythons --gil ;;
+	   *) pythons ;;
+	   esac ;;
 	esac
 }
 
