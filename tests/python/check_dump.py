@@ -229,7 +229,10 @@ elif case == "busy":
             frame_at(t, 0, "spin", "spin-loop")   # at the loop's jump
         else:
             frame_at(t, 0, "spin", "spin")
-        if not t["gil"]:
+        if gil["disabled"] == "1":
+            if t["gil"] or gil["free_threaded"] != "1":
+                bad("no GIL, yet: spinner gil %s, gil %s" % (t["gil"], gil))
+        elif not t["gil"]:
             bad("spinner does not hold the GIL (gil %s)" % gil)
 elif case == "deep":
     t = thread("deep")

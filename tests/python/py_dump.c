@@ -13,7 +13,7 @@
  *
  * Output, one item a line:
  *   python 3.11.7
- *   gil locked=1 holder=0x...
+ *   gil locked=1 holder=0x... free_threaded=0|1 disabled=0|1
  *   signals custom=0x... | signals unknown
  *   thread tid=N ident=0x... tstate=0x... name=NAME gil=0|1 frames=N
  *          [truncated=WHY]
@@ -142,8 +142,9 @@ static void dump(struct py_locator *loc, const struct py_process *p,
 	uint64_t custom;
 
 	printf("python %s\n", p->version);
-	printf("gil locked=%d holder=%#" PRIx64 "\n", p->gil_locked,
-	       p->gil_holder_tstate);
+	printf("gil locked=%d holder=%#" PRIx64 " free_threaded=%d disabled=%d\n",
+	       p->gil_locked, p->gil_holder_tstate, p->free_threaded,
+	       p->gil_disabled);
 	if (py_signal_handlers(loc, &custom))
 		printf("signals unknown\n");
 	else

@@ -9,19 +9,14 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/glibc_layout.h"
 #include "tracer/attach/procfs.h"
 #include "tracer/python/py_private.h"
 
-/*
- * Up to 3.10 a thread state has no native_thread_id; thread_id is the
- * pthread_t, glibc's struct pthread, whose tid field sits here (glibc
- * 2.36 on x86_64, nptl/descr.h; measured).  Checked against /proc.
- */
-#define PY_GLIBC_PTHREAD_TID 0x2d0
 #define PY_TID_MAX 4194304	/* kernel PID_MAX_LIMIT on 64-bit */
 
 struct py_gil {
-	bool locked, moving;
+	bool locked, moving, disabled;
 	uint64_t holder;
 };
 
@@ -29,9 +24,16 @@ struct py_gil {
 static void py_gil_read(struct py_locator *loc, uint64_t gil,
 			struct py_gil *out)
 {
-	int32_t locked = 0, mutex = 0;
+	int32_t locked = 0, mutex = 0, enabled = 0;
 
 	memset(out, 0, sizeof(*out));
+	/* free-threaded: `enabled` first; 0 while no extension asked for
+	 * the GIL (Python/ceval_gil.c) */
+	if (gil && loc->layout.free_threaded &&
+	    (py_read(loc, gil, &enabled, sizeof(enabled)) || !enabled)) {
+		out->disabled = true;
+		return;
+	}
 	if (!gil || py_read(loc, gil + loc->layout.gil_locked, &locked,
 			    sizeof(locked)) ||
 	    py_read_ptr(loc, gil + loc->layout.gil_last_holder, &out->holder))
@@ -54,7 +56,8 @@ struct py_ts_info {
 	uint64_t interp;
 };
 
-/* Native TIDs up to 3.10: each pthread's tid, checked against /proc. */
+/* Native TIDs up to 3.10, when a thread state has no native_thread_id:
+ * thread_id is the pthread_t; its tid, checked against /proc. */
 static void py_threads_tid(struct py_locator *loc, struct py_thread *t,
 			   const struct py_ts_info *info, int n)
 {
@@ -65,7 +68,7 @@ static void py_threads_tid(struct py_locator *loc, struct py_thread *t,
 	int n_tasks = procfs_tasks(loc->pid, &tasks);
 
 	for (int i = 0; i < n; i++)
-		addr[i] = info[i].pthread + PY_GLIBC_PTHREAD_TID;
+		addr[i] = info[i].pthread + GLIBC_PTHREAD_TID_OFFSET;
 	py_read_many(loc, addr, sizeof(*tid), (uint8_t *)tid, ok, n);
 	for (int i = 0; i < n; i++)
 		for (int k = 0; ok[i] && k < n_tasks; k++)
@@ -120,6 +123,8 @@ static uint64_t py_interp_read(struct py_locator *loc, uint64_t interp,
 		out->gil_locked = gil.locked;
 		out->gil_moving = gil.moving;
 		out->gil_holder_tstate = gil.holder;
+		out->free_threaded = l->free_threaded;
+		out->gil_disabled = gil.disabled;
 		out->gil_addr = l->runtime_gil ? loc->runtime + l->runtime_gil
 					       : gil_addr;
 	}
@@ -165,7 +170,7 @@ static uint64_t py_interp_read(struct py_locator *loc, uint64_t interp,
 int py_capture(struct py_locator *loc, struct py_process *out, char **why)
 {
 	const struct py_layout *l = &loc->layout;
-	struct py_gil runtime_gil = { false, false, 0 };
+	struct py_gil runtime_gil = { false, false, false, 0 };
 	struct py_ts_info *info = NULL;
 	struct py_loop_guard guard;
 	uint64_t interp = 0, *first;

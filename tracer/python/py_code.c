@@ -56,7 +56,8 @@ static int py_code_fill(struct py_locator *loc, uint64_t addr,
 
 	if (l->code_size > sizeof(buf) || py_read(loc, addr, buf, l->code_size))
 		return -1;
-	if (loc->types.code && get_u64(buf, 8) != loc->types.code)
+	if (loc->types.code &&
+	    get_u64(buf, loc->layout.ob_type) != loc->types.code)
 		return -1;
 	c->addr = addr;
 	c->firstlineno = get_i32(buf, l->code_firstlineno);

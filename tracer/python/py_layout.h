@@ -42,6 +42,16 @@ enum py_dict_kind {
 struct py_layout {
 	const char *name;	/* "3.11" */
 	uint32_t hex_min, hex_max;	/* PY_VERSION_HEX range it fits */
+	/*
+	 * A free-threaded build (--disable-gil, 3.13t): every object has a
+	 * 32-byte header (ob_tid, flags, ob_mutex, gc bits, local and shared
+	 * counts, ob_type), the GIL's state starts with `enabled`, and the
+	 * managed dict sits just before the object.
+	 */
+	bool free_threaded;
+	uint32_t ob_type;	/* PyObject.ob_type: 8, or 24 free-threaded */
+	int32_t managed_dict;	/* 3.11+: the managed dict pointer, from
+				 * the object: -24, or -8 free-threaded */
 
 	/* _PyRuntime */
 	uint32_t runtime_interpreters_head;
@@ -177,7 +187,66 @@ struct py_layout {
 	uint32_t runtime_signal_handlers;
 };
 
-/* The entry for hexversion (PY_VERSION_HEX), or NULL when unsupported. */
-const struct py_layout *py_layout_find(uint32_t hexversion);
+/* The entry for hexversion (PY_VERSION_HEX) and build, or NULL when
+ * unsupported. */
+const struct py_layout *py_layout_find(uint32_t hexversion,
+				       bool free_threaded);
+
+/*
+ * _Py_DebugOffsets, the table CPython 3.13 keeps at the start of
+ * _PyRuntime for out-of-process readers (Include/internal/
+ * pycore_runtime.h).  The fields are all uint64_t; this mirrors 3.13's
+ * order.  A later version that reorders them has another PY_VERSION_HEX
+ * and does not reach the overlay until PY_DEBUG_MAX_HEX says it may.
+ */
+#define PY_DEBUG_COOKIE "xdebugpy"
+#define PY_DEBUG_MIN_HEX 0x030d0000	/* the table appeared in 3.13 */
+#define PY_DEBUG_MAX_HEX 0x030dffff	/* the order below is 3.13's */
+#define PY_DEBUG_MAX_OFFSET (1 << 16)	/* larger is not an offset */
+
+struct py_debug_offsets {
+	char cookie[8];
+	uint64_t version, free_threaded;
+	struct { uint64_t size, finalizing, interpreters_head; } runtime;
+	struct {
+		uint64_t size, id, next, threads_head, gc, imports_modules,
+			 sysdict, builtins, ceval_gil, gil_runtime_state,
+			 gil_runtime_state_enabled, gil_runtime_state_locked,
+			 gil_runtime_state_holder;
+	} interp;
+	struct {
+		uint64_t size, prev, next, interp, current_frame, thread_id,
+			 native_thread_id, datastack_chunk, status;
+	} tstate;
+	struct {
+		uint64_t size, previous, executable, instr_ptr, localsplus,
+			 owner;
+	} frame;
+	struct {
+		uint64_t size, filename, name, qualname, linetable,
+			 firstlineno, argcount, localsplusnames,
+			 localspluskinds, co_code_adaptive;
+	} code;
+	struct { uint64_t size, ob_type; } pyobject;
+	struct { uint64_t size, tp_name, tp_repr, tp_flags; } type;
+	struct { uint64_t size, ob_item, ob_size; } tuple, list;
+	struct { uint64_t size, ma_keys, ma_values; } dict;
+	struct { uint64_t size, ob_fval; } float_;
+	struct { uint64_t size, lv_tag, ob_digit; } long_;
+	struct { uint64_t size, ob_size, ob_sval; } bytes;
+	struct { uint64_t size, state, length, asciiobject_size; } unicode;
+	struct { uint64_t size, collecting; } gc;
+};
+
+/* Does d start with the cookie and a version it can have? */
+bool py_debug_offsets_valid(const struct py_debug_offsets *d);
+/*
+ * Overlays what the table d says onto l, where its offsets are
+ * plausible; l keeps the rest.  Returns how many offsets differed, or
+ * -1 when d is not a table of l's kind (no table, a version past
+ * PY_DEBUG_MAX_HEX, or free-threaded where l is not, or the reverse).
+ */
+int py_layout_merge_debug_offsets(struct py_layout *l,
+				  const struct py_debug_offsets *d);
 
 #endif

@@ -199,7 +199,7 @@ static void py_version_find(struct py_locator *loc, const struct py_elf *e,
 	if (e->sym[SYM_VERSION] &&
 	    !py_read(loc, bias + e->sym[SYM_VERSION], &hex, sizeof(hex)))
 		loc->hexversion = hex;
-	else if (!py_debug_offsets_version(loc, &hex))
+	else if (!py_debug_offsets_version(loc, &hex, NULL))
 		loc->hexversion = hex;
 	else if (e->rodata_version[0] &&
 		 sscanf(e->rodata_version, "%u.%u.%u", &maj, &min, &patch) == 3)
@@ -217,7 +217,8 @@ struct py_locator *py_locate(pid_t pid, const struct maps *maps, char **why)
 	const struct py_layout *layout;
 	struct py_elf e;
 	uint64_t bias = 0, interp = 0;
-	bool saw_python = false;
+	bool saw_python = false, free_threaded = false;
+	uint32_t hex;
 
 	*why = NULL;
 	if (py_find_runtime_file(pid, maps, &e, &bias, &saw_python)) {
@@ -244,16 +245,18 @@ struct py_locator *py_locate(pid_t pid, const struct maps *maps, char **why)
 	loc->bss = e.bss ? bias + e.bss : 0;
 	loc->bss_size = e.bss_size;
 	py_version_find(loc, &e, bias);
-	layout = py_layout_find(loc->hexversion);
+	(void)py_debug_offsets_version(loc, &hex, &free_threaded);
+	layout = py_layout_find(loc->hexversion, free_threaded);
 	if (!layout) {
 		*why = py_why("unsupported Python ", loc->hexversion ?
-			      loc->version : "(version unknown)", "");
+			      loc->version : "(version unknown)",
+			      free_threaded ? " (free-threaded)" : "");
 		goto fail;
 	}
 	loc->layout = *layout;
 	if (py_debug_offsets_apply(loc)) {
 		*why = py_why("unsupported Python ", loc->version,
-			      " (free-threaded)");
+			      " (its _Py_DebugOffsets disagree with its build)");
 		goto fail;
 	}
 	if (py_read_ptr(loc, loc->runtime +

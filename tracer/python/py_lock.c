@@ -14,7 +14,7 @@
 #include "tracer/python/py_private.h"
 
 #define PY_LOCK_SCAN_SLOTS 1024	/* locals + stack read per frame */
-#define PY_OBJ_HEAD 48		/* header and the fields we look at */
+#define PY_OBJ_HEAD 64		/* header and the fields we look at */
 #define PY_SEMLOCK_RECURSIVE_MUTEX 0	/* SemLock kind: only its owner
 					 * releases it */
 
@@ -189,7 +189,7 @@ static int py_lock_scan(struct py_locator *loc, const uint64_t *objs, size_t n,
 		const uint8_t *h = heads + i * PY_OBJ_HEAD;
 		const struct py_type *t;
 
-		if (!ok[i] || !(t = py_type_get(loc, word(h, 8))))
+		if (!ok[i] || !(t = py_type_get(loc, word(h, l->ob_type))))
 			continue;
 		if (py_lock_match(loc, objs[i], h, t, target, out))
 			found = 0;

@@ -16,7 +16,8 @@
 #include "tracer/python/py_private.h"
 
 #define PY_NAME_ATTR "_name"	/* threading.Thread's name attribute */
-#define PY_OBJ_AROUND 32	/* read obj-32 .. obj+32: pre-header, head */
+#define PY_OBJ_BEFORE 32	/* read obj-32 .. obj+64: the pre-header, */
+#define PY_OBJ_AFTER 64		/* the header and inline values' start */
 #define PY_NAME_PREFETCH 128	/* a str header and a usual thread name */
 #define PY_TPFLAGS_INLINE_VALUES (1UL << 2)
 #define PY_TPFLAGS_MANAGED_DICT (1UL << 4)
@@ -42,32 +43,32 @@ static void py_attrs_where(struct py_locator *loc, const uint64_t *objs,
 			   uint64_t *slot)
 {
 	const struct py_layout *l = &loc->layout;
-	size_t len = 2 * PY_OBJ_AROUND;
+	size_t len = PY_OBJ_BEFORE + PY_OBJ_AFTER;
 	uint64_t *addr = xmalloc((n + 1) * sizeof(*addr));
 	uint8_t *buf = xmalloc((size_t)(n + 1) * len);
 	bool *ok = xmalloc((n + 1) * sizeof(*ok));
 
 	for (int i = 0; i < n; i++)
-		addr[i] = objs[i] > PY_OBJ_AROUND ? objs[i] - PY_OBJ_AROUND : 0;
+		addr[i] = objs[i] > PY_OBJ_BEFORE ? objs[i] - PY_OBJ_BEFORE : 0;
 	py_read_many(loc, addr, len, buf, ok, n);
 	for (int i = 0; i < n; i++) {
 		const uint8_t *b = buf + (size_t)i * len;
-		const uint8_t *obj = b + PY_OBJ_AROUND;
+		const uint8_t *obj = b + PY_OBJ_BEFORE;
 		const struct py_type *t;
 		uint64_t type, values, managed, off;
 		int64_t idx;
 
 		if (!ok[i])
 			continue;
-		memcpy(&type, obj + 8, 8);
-		memcpy(&values, b, 8);		/* obj-32 */
-		memcpy(&managed, b + 8, 8);	/* obj-24 */
+		memcpy(&type, obj + l->ob_type, 8);
+		memcpy(&values, b, 8);		/* obj-32: 3.11's values */
+		memcpy(&managed, obj + l->managed_dict, 8);
 		if (!(t = py_type_get(loc, type)))
 			continue;
 		if (l->attrs_kind == PY_ATTRS_DICTOFFSET ||
 		    !(t->flags & PY_TPFLAGS_MANAGED_DICT)) {
 			off = t->dictoffset;
-			if ((int64_t)off > 0 && off + 8 <= PY_OBJ_AROUND)
+			if ((int64_t)off > 0 && off + 8 <= PY_OBJ_AFTER)
 				memcpy(&dict[i], obj + off, 8);
 			else if ((int64_t)off > 0)
 				py_read_ptr(loc, objs[i] + off, &dict[i]);
@@ -84,7 +85,7 @@ static void py_attrs_where(struct py_locator *loc, const uint64_t *objs,
 			slot[i] = managed + 1 + 8 * idx;
 		} else if (l->attrs_kind == PY_ATTRS_INLINE_313 &&
 			   (t->flags & PY_TPFLAGS_INLINE_VALUES) &&
-			   t->basicsize + 4 <= PY_OBJ_AROUND &&
+			   t->basicsize + 4 <= PY_OBJ_AFTER &&
 			   obj[t->basicsize + 3]) {	/* values valid */
 			slot[i] = objs[i] + t->basicsize +
 				  l->dict_values_items + 8 * idx;

@@ -108,7 +108,7 @@ char *py_str_decode(struct py_locator *loc, uint64_t str,
 
 	if (head_len < l->unicode_compact_size)
 		return NULL;
-	memcpy(&type, head + 8, sizeof(type));
+	memcpy(&type, head + l->ob_type, sizeof(type));
 	if (loc->types.unicode && type != loc->types.unicode)
 		return NULL;
 	memcpy(&length, head + l->unicode_length, sizeof(length));
@@ -177,7 +177,8 @@ uint8_t *py_bytes_read(struct py_locator *loc, uint64_t bytes, size_t max,
 	uint64_t head[2];	/* ob_type, ob_size */
 	uint8_t *buf;
 
-	if (py_read(loc, bytes + 8, head, sizeof(head)))
+	/* ob_size follows ob_type in both headers */
+	if (py_read(loc, bytes + l->ob_type, head, sizeof(head)))
 		return NULL;
 	if (loc->types.bytes && head[0] != loc->types.bytes)
 		return NULL;
@@ -202,7 +203,7 @@ int py_long_decode(struct py_locator *loc, const uint8_t *buf, size_t len,
 
 	if (len < l->long_digit + sizeof(digit[0]))
 		return -1;
-	memcpy(&type, buf + 8, sizeof(type));
+	memcpy(&type, buf + l->ob_type, sizeof(type));
 	if (loc->types.long_ && type != loc->types.long_)
 		return -1;
 	memcpy(&size, buf + l->long_size, sizeof(size));

@@ -104,7 +104,8 @@ uint8_t *py_bytes_read(struct py_locator *loc, uint64_t bytes, size_t max,
 /* An int object that fits 64 bits, from its first len bytes. */
 int py_long_decode(struct py_locator *loc, const uint8_t *buf, size_t len,
 		   uint64_t *out);
-#define PY_LONG_HEAD 40		/* header and 3 digits: any thread ident */
+#define PY_LONG_HEAD 56		/* header (32 bytes free-threaded) and 3
+				 * digits: any thread ident */
 /* The type cache entry of the type at addr, reading it on first use. */
 const struct py_type *py_type_get(struct py_locator *loc, uint64_t addr);
 

@@ -67,6 +67,8 @@ struct py_process {
 	uint64_t gil_holder_tstate;	/* 0 when nobody holds it or unknown */
 	bool gil_moving;	/* its mutex held: changing hands, holder unknown */
 	bool gil_locked;
+	bool free_threaded;	/* a --disable-gil build (3.13t) ... */
+	bool gil_disabled;	/* ... whose GIL is off, as it starts */
 	/* the main interpreter's struct _gil_runtime_state: a futex inside
 	 * it is a wait for the GIL, stripped binaries included */
 	uint64_t gil_addr;

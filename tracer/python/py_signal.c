@@ -23,7 +23,7 @@
 #define PY_NSIG 65		/* Py_NSIG on Linux: signals 1 to 64 */
 #define PY_HANDLER_SIZE 16	/* int tripped (padded), PyObject *func */
 #define PY_HANDLERS_SIZE (PY_NSIG * PY_HANDLER_SIZE)
-#define PY_OBJ_HEAD 32		/* refcount, type, a PyCFunction's m_ml */
+#define PY_OBJ_HEAD 48		/* header, a PyCFunction's m_ml */
 /* the table's shape: at least this many signals share SIG_DFL's int
  * (on Linux 64 signals, of which Python sets only SIGPIPE, SIGXFSZ,
  * SIGINT, and a program rarely more than a few) */
@@ -124,7 +124,8 @@ static uint64_t py_handlers_address(struct py_locator *loc)
 	return loc->signal_handlers;
 }
 
-#define PY_PARTIAL_FN 16	/* functools.partial: PyObject *fn, first */
+#define PY_PARTIAL_FN 8		/* functools.partial: PyObject *fn, first
+				 * after ob_type */
 
 
 /* The tp_name of the type at type, into name; false when unreadable. */
@@ -150,12 +151,14 @@ static bool py_is_asyncio_runner_handler(struct py_locator *loc, uint64_t obj,
 {
 	uint64_t fn, fn_type, self, self_type;
 
-	return py_type_named(loc, word(h, 8), "functools.partial") &&
-	       !py_read_ptr(loc, obj + PY_PARTIAL_FN, &fn) && fn &&
-	       !py_read_ptr(loc, fn + 8, &fn_type) &&
+	uint32_t ob_type = loc->layout.ob_type;
+
+	return py_type_named(loc, word(h, ob_type), "functools.partial") &&
+	       !py_read_ptr(loc, obj + ob_type + PY_PARTIAL_FN, &fn) && fn &&
+	       !py_read_ptr(loc, fn + ob_type, &fn_type) &&
 	       fn_type == loc->types.method &&
 	       !py_read_ptr(loc, fn + loc->layout.method_self, &self) && self &&
-	       !py_read_ptr(loc, self + 8, &self_type) &&
+	       !py_read_ptr(loc, self + ob_type, &self_type) &&
 	       py_type_named(loc, self_type, "Runner");
 }
 
@@ -166,7 +169,7 @@ static bool py_is_default_int_handler(struct py_locator *loc,
 	char name[sizeof(PY_DEFAULT_INT_HANDLER)];
 	uint64_t ml_name;
 
-	if (word(h, 8) != loc->types.cfunction ||
+	if (word(h, loc->layout.ob_type) != loc->types.cfunction ||
 	    py_read_ptr(loc, word(h, loc->layout.cfunction_ml), &ml_name) ||
 	    py_read(loc, ml_name, name, sizeof(name)))
 		return false;
@@ -186,7 +189,7 @@ int py_signal_handlers(struct py_locator *loc, uint64_t *custom_mask)
 		func[s] = s ? word(entries, s * PY_HANDLER_SIZE + 8) : 0;
 	py_read_many(loc, func, PY_OBJ_HEAD, &heads[0][0], ok, PY_NSIG);
 	for (int s = 1; s < PY_NSIG; s++) {
-		uint64_t type = ok[s] ? word(heads[s], 8) : 0;
+		uint64_t type = ok[s] ? word(heads[s], loc->layout.ob_type) : 0;
 
 		if (!func[s] || func[s] == loc->none)
 			continue;	/* unset, or C's business */

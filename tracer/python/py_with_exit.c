@@ -17,7 +17,7 @@
 #include "common/error.h"
 #include "tracer/python/py_private.h"
 
-#define PY_OBJ_HEAD 48		/* header and the fields we look at */
+#define PY_OBJ_HEAD 64		/* header and the fields we look at */
 #define PY_EXIT_NAME "__exit__"
 /* attribute hops from a Python __exit__'s self to the lock: a
  * multiprocessing Condition's _lock is a lock whose _semlock is held */
@@ -90,7 +90,7 @@ static void py_exit_methods(struct py_locator *loc, const uint64_t *exits,
 	py_read_many(loc, exits, PY_OBJ_HEAD, heads, ok, n);
 	for (int i = 0; i < n; i++) {
 		const uint8_t *h = heads + (size_t)i * PY_OBJ_HEAD;
-		const struct py_type *t = ok[i] ? py_type_get(loc, word(h, 8))
+		const struct py_type *t = ok[i] ? py_type_get(loc, word(h, loc->layout.ob_type))
 						: NULL;
 
 		x[i].drop = true;
@@ -186,7 +186,7 @@ static void py_exit_fill(struct py_locator *loc, const struct py_exit *x,
 	out->native = py_exit_native(&loc->layout, x->obj, h, t->kind);
 	out->process_shared = t->kind == PY_TYPE_SEMLOCK;
 	out->via = x->via;
-	if (x->via && !py_read_ptr(loc, x->via + 8, &vtype) &&
+	if (x->via && !py_read_ptr(loc, x->via + loc->layout.ob_type, &vtype) &&
 	    (vt = py_type_get(loc, vtype)))
 		snprintf(out->via_type, sizeof(out->via_type), "%s", vt->name);
 }
@@ -205,7 +205,7 @@ static void py_exit_semaphores(struct py_locator *loc, int n,
 
 		if (!objs[i])
 			continue;
-		t = py_type_get(loc, word(h, 8));
+		t = py_type_get(loc, word(h, loc->layout.ob_type));
 		if (!cond[i] || !t) {
 			x[i].drop = true;
 			continue;
@@ -239,7 +239,7 @@ static void py_exit_resolve(struct py_locator *loc, int n, struct py_exit *x,
 
 			if (!objs[i])
 				continue;
-			t = ok[i] ? py_type_get(loc, word(h, 8)) : NULL;
+			t = ok[i] ? py_type_get(loc, word(h, loc->layout.ob_type)) : NULL;
 			if (t && (t->kind == PY_TYPE_LOCK ||
 				  t->kind == PY_TYPE_RLOCK ||
 				  t->kind == PY_TYPE_SEMLOCK)) {
