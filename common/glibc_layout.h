@@ -17,6 +17,13 @@
 #define GLIBC_COND_PSHARED 1		/* __wrefs: __PTHREAD_COND_SHARED_MASK */
 #define GLIBC_RWLOCK_SHARED_OFFSET 28	/* pthread_rwlock_t: unsigned char __shared */
 #define GLIBC_FUTEX_TID_MASK 0x3fffffff	/* a PI futex word: its owner's TID */
+/*
+ * struct pthread (what pthread_self() points to): pid_t tid.  Private to
+ * glibc (nptl/descr.h; measured on 2.36), so no build-time check: a
+ * reader checks each value against /proc (a target may run another
+ * glibc, in a container).
+ */
+#define GLIBC_PTHREAD_TID_OFFSET 0x2d0
 
 _Static_assert(offsetof(pthread_mutex_t, __data.__owner) == GLIBC_MUTEX_OWNER_OFFSET,
 	       "glibc's mutex owner moved");

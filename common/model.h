@@ -56,6 +56,13 @@ enum thread_state {
 	THREAD_STATE_COUNT
 };
 
+/* The interpreter's build, as far as its lock is concerned. */
+enum python_build {
+	PYTHON_GIL = 0,		/* the usual build: one thread runs Python */
+	PYTHON_FREE_NO_GIL,	/* free-threaded (3.13t), GIL disabled */
+	PYTHON_FREE_GIL,	/* free-threaded, GIL enabled at run time */
+};
+
 enum deadlock_kind {
 	DEADLOCK_CYCLE = 0,	/* owner edges close a loop */
 	DEADLOCK_ALL_BLOCKED,	/* every thread that could end these waits waits */
@@ -111,6 +118,9 @@ struct wait_info {
 	struct waker wakers[WAIT_MAX_WAKERS];
 	/* a process-shared object: the processes that map it may end it */
 	bool shared;
+	/* 3.13.1+ parked on a Lock's PyMutex: the registry does not know
+	 * its holder, only a full view of the process can */
+	bool parked;
 	/* what outside the model could end it, NULL: nothing */
 	char *external;
 	char *pytype;		/* "_thread.lock", NULL for native objects */
@@ -177,6 +187,7 @@ struct process_info {
 	char *python_version;	/* NULL: not a Python process (or unknown) */
 	char *python_why;	/* why Python frames are missing, NULL if fine */
 	bool python;		/* a CPython (its handlers run in its main thread) */
+	enum python_build python_build;
 	/* signals whose handler may end a wait of the process (bit sig-1) */
 	uint64_t wake_signals;
 	bool from_registry;	/* owners read from the shim's registry */
@@ -191,6 +202,7 @@ struct process_model {
 	char *exe;
 	char *python_version;
 	char *python_why;
+	enum python_build python_build;
 	bool from_registry;
 	struct process_info *procs;	/* every process of the program */
 	int n_procs;

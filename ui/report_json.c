@@ -187,6 +187,13 @@ void report_json(FILE *out, const struct process_model *pm)
 	json_string(&j, pm->python_version);
 	json_key(&j, "python_why");
 	json_string(&j, pm->python_why);
+	json_key(&j, "free_threaded");
+	json_bool(&j, pm->python_build != PYTHON_GIL);
+	json_key(&j, "gil");
+	if (pm->python_version)
+		json_bool(&j, pm->python_build != PYTHON_FREE_NO_GIL);
+	else
+		json_null(&j);
 	json_key(&j, "stopped_us");
 	json_int(&j, (long long)(pm->stopped_ns / 1000));
 	json_key(&j, "processes");

@@ -133,6 +133,43 @@ static void print_frame(FILE *out, int i, const struct frame *f)
 	fputc('\n', out);
 }
 
+#define RUNNING_NAMED 8	/* running threads named on the Python line */
+
+/*
+ * The Python line.  A free-threaded build says whether it has a GIL: with
+ * none, threads run Python at the same moment, and those that were
+ * running when the process was stopped are named.
+ */
+static void print_python(FILE *out, const struct process_model *pm)
+{
+	int running = 0;
+
+	fprintf(out, "Python %s", pm->python_version);
+	if (pm->python_build == PYTHON_FREE_GIL)
+		fprintf(out, " (free-threaded, with its GIL enabled at run time)");
+	if (pm->python_build != PYTHON_FREE_NO_GIL) {
+		fputc('\n', out);
+		return;
+	}
+	fprintf(out, " (free-threaded: no GIL, threads run Python at the same time");
+	for (int i = 0; i < pm->n_threads; i++) {
+		const struct thread_model *t = &pm->threads[i];
+
+		if (t->pid != pm->pid || t->state != THREAD_RUNNING)
+			continue;
+		if (running < RUNNING_NAMED)
+			fprintf(out, "%s %d \"%s\"", running ? "," :
+				"; running when stopped:", t->tid,
+				t->name ? t->name : "");
+		running++;
+	}
+	if (running > RUNNING_NAMED)
+		fprintf(out, " and %d more", running - RUNNING_NAMED);
+	else if (!running)
+		fprintf(out, "; none running when stopped");
+	fprintf(out, ")\n");
+}
+
 static void print_thread(FILE *out, const struct process_model *pm,
 			 const struct thread_model *t)
 {
@@ -239,7 +276,7 @@ void report_text(FILE *out, const struct process_model *pm)
 			pm->pid, comm, pm->n_threads, pm->n_threads == 1 ? "" : "s");
 	}
 	if (pm->python_version)
-		fprintf(out, "Python %s\n", pm->python_version);
+		print_python(out, pm);
 	else if (pm->python_why)
 		fprintf(out, "Python: %s\n", pm->python_why);
 	print_deadlocks(out, pm, pm->deadlocks, pm->n_deadlocks, false);

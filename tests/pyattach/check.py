@@ -118,7 +118,9 @@ if scenario == "shapes":
         fail("reader is %s, want io" % thread("reader")["state"])
     expect_python_frame("reader", "READ")
     spinner = thread("spinner")
-    if spinner["state"] != "running" or not spinner["holds_gil"]:
+    if report["free_threaded"] and report["gil"] is not False:
+        fail("free-threaded, GIL disabled: gil is %s" % report["gil"])
+    if spinner["state"] != "running" or spinner["holds_gil"] != report["gil"]:
         fail("spinner: %s, holds_gil %s" % (spinner["state"], spinner["holds_gil"]))
     if innermost_python(spinner)["function"] != "spinner":
         fail("spinner's frame: %s" % innermost_python(spinner))
@@ -134,6 +136,17 @@ elif scenario == "lock_cycle":
     expect_wait("alpha", "lock", "ALPHA", owner="beta", pytype="_thread.lock")
     expect_wait("beta", "lock", "BETA", owner="alpha", pytype="_thread.lock")
     expect_wait("MainThread", "join", "MAIN", owner="alpha")
+elif scenario == "lock_cycle_container":
+    # the same, read through /proc/PID/root: libpython's functions named
+    expect_verdict("cycle", ["alpha", "beta"])
+    expect_wait("alpha", "lock", "ALPHA", owner="beta", pytype="_thread.lock")
+    for name in ("alpha", "beta", "MainThread"):
+        expect_merged(name)
+        unnamed = [f for f in thread(name)["frames"]
+                   if not f["python"] and "libpython" in (f.get("module") or "")
+                   and f["function"] in (None, "??")]
+        if unnamed:
+            fail("%s: libpython frames without a name: %s" % (name, unnamed))
 elif scenario == "rlock_cycle":
     expect_verdict("cycle", ["alpha", "beta"])
     if len(report["deadlocks"]) != 1:

@@ -266,6 +266,7 @@ release:
 	pm->exe = xstrdup(first->exe);
 	pm->python_version = xstrdup(first->python_version);
 	pm->python_why = xstrdup(first->python_why);
+	pm->python_build = first->python_build;
 	pm->from_registry = first->from_registry;
 	targets_free(targets, n);
 	return 0;

@@ -490,11 +490,6 @@ static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 			     name);
 		return;
 	}
-	if (file_named(m, name, sizeof(name))) {
-		set_external(w, "it lies in a file any process may open and map (%s)",
-			     name);
-		return;
-	}
 	if (!st->look_outside) {
 		set_external(w, PROGRAM_VIEW_UNCHECKED);
 		st->pm->outside_unchecked = true;

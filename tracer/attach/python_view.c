@@ -474,6 +474,9 @@ void python_view_apply(struct python_view *pv,
 					 : py_locator_version(pv->loc));
 	if (!pv->captured)
 		return;
+	if (pv->proc.free_threaded)
+		proc->python_build = pv->proc.gil_disabled ? PYTHON_FREE_NO_GIL
+							   : PYTHON_FREE_GIL;
 	for (int i = 0; i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
 		const struct thread_snapshot *t = NULL;

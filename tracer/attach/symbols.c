@@ -1,8 +1,12 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "tracer/attach/inline_index.h"
@@ -24,6 +28,7 @@ struct symbol_entry {
 };
 
 struct symbolizer {
+	pid_t pid;
 	Dwfl *dwfl;
 	struct inline_index *inlines;
 	struct symbol_entry cache[SYMBOL_CACHE_SIZE];
@@ -46,8 +51,48 @@ static const char *const no_lines_modules[] = {
  * costs a dlopen per run and could reach the network.
  */
 static char *debuginfo_path;
+
+/*
+ * A module's file as the target sees it: through /proc/PID/root, so that
+ * a process in a container or chroot, whose libraries exist only in its
+ * own mount namespace, gets its symbols and lines too (the same file as
+ * the path itself for any other process).  Then libdwfl's own way: the
+ * path, or the target's memory for the vDSO and deleted files.
+ */
+static int find_elf_in_root(Dwfl_Module *mod, void **userdata,
+			    const char *modname, Dwarf_Addr base,
+			    char **file_name, Elf **elfp)
+{
+	const struct symbolizer *s = *userdata;
+	char path[PATH_MAX + 32];
+	int fd;
+
+	if (s && modname[0] == '/' &&
+	    (size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)s->pid,
+			     modname) < sizeof(path) &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		*file_name = strdup(path);
+		if (*file_name)
+			return fd;
+		close(fd);
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, modname, base,
+					file_name, elfp);
+}
+
+/* Each module knows its symbolizer, for find_elf_in_root. */
+static int module_owner(Dwfl_Module *mod, void **userdata, const char *name,
+			Dwarf_Addr start, void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)start;
+	*userdata = arg;
+	return DWARF_CB_OK;
+}
+
 static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = find_elf_in_root,
 	.find_debuginfo = dwfl_build_id_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -67,6 +112,8 @@ struct symbolizer *symbolizer_new(pid_t pid)
 	}
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
 		goto fail;
+	s->pid = pid;
+	dwfl_getmodules(s->dwfl, module_owner, s, 0);
 	return s;
 fail:
 	debug_msg("libdwfl: %s", dwfl_errmsg(-1));
