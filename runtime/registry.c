@@ -533,3 +533,20 @@ int registry_find_cycle(const struct registry *r,
 		return 0;
 	return n;
 }
+
+bool registry_all_waiting(const struct registry *r,
+			  const struct registry_slot *me)
+{
+	uint32_t n = atomic_load(&r->high_water);
+
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++) {
+		const struct registry_slot *s = &r->slots[i];
+
+		if (s == me || !atomic_load(&s->tid))
+			continue;
+		if (!atomic_load(&s->wait_addr) ||
+		    (atomic_load(&s->wait_flags) & REG_WAIT_TIMED))
+			return false;
+	}
+	return true;
+}

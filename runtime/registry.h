@@ -54,6 +54,9 @@ enum registry_kind {
 #define REG_WAIT_READ 4		/* an rwlock's read side */
 #define REG_WAIT_COUNTING 8	/* a counting semaphore: no owner */
 #define REG_WAIT_SIGNAL 16	/* a lock posted by non-holders: a signal */
+#define REG_WAIT_FIRM 32	/* cannot be made to fail: the interpreter's own */
+#define REG_WAIT_PARKED 64	/* 3.13.1+ parked on a Lock's PyMutex: its
+				 * holder is not in the registry */
 
 /* A hold's flags */
 #define HELD_OWNED 1		/* only this thread will release it: a mutex, a
@@ -237,5 +240,14 @@ bool registry_victim_better(enum registry_victim v,
 int registry_find_cycle(const struct registry *r,
 			const struct registry_slot *me, bool holders,
 			pid_t *tids, int max);
+
+/*
+ * Does every other thread with a slot wait, untimed, right now?  A hint
+ * for the thread of me that has just begun a wait whose holder it cannot
+ * know (3.13.1+ Locks): then the whole program may be stuck, worth a look
+ * at once.  Threads without a slot are not seen.
+ */
+bool registry_all_waiting(const struct registry *r,
+			  const struct registry_slot *me);
 
 #endif

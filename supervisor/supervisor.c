@@ -40,6 +40,11 @@
 #define LOOK_CONFIRM_MS 10	/* ... but a deadlock seen is looked at again soon:
 				 * still then, nobody of it ran in between */
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
+#define NUDGE_LOOKS 3		/* a nudge: a look now, and again if need be */
+#define PARKED_FIRST_SHARE 4	/* parked waits still for 1/4 of --potential-after
+				 * get a full view (not before PARKED_FIRST_MS), */
+#define PARKED_FIRST_MS 100
+#define PARKED_MAX_MS 10000	/* then again at doubling gaps up to this */
 #define TREE_RESCAN_MS 1000	/* every process of the machine read this often */
 #define KILL_ROUNDS 50		/* the tree is killed until nothing is left */
 
@@ -60,6 +65,13 @@ struct sup {
 	char *potential;	/* the potential deadlock seen still ... */
 	uint64_t potential_since;	/* ... since then */
 	char *potential_said;	/* the last one reported */
+	char *parked;		/* the parked waits seen still ... */
+	uint64_t parked_since;	/* ... since then */
+	uint64_t parked_next;	/* when the full view looks at them next */
+	uint64_t parked_gap;	/* and the gap after that, doubling */
+	char *parked_said;	/* the last potential said of them */
+	int nudged;		/* looks left, LOOK_CONFIRM_MS apart, that the
+				 * shim asked for */
 };
 
 static uint64_t now_ns(void)
@@ -298,7 +310,10 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 	} else if (sig == supervisor_signal(SUPERVISOR_DEADLOCK)) {
 		shim_deadlock(s, si->ssi_int);
 	} else if (sig == supervisor_signal(SUPERVISOR_LOOK)) {
-		s->next_look = 0;	/* now */
+		/* now, and soon again: the thread that asked may not sleep
+		 * in the kernel yet */
+		s->next_look = 0;
+		s->nudged = NUDGE_LOOKS;
 	} else if (++s->term_signals == 1) {
 		/* a terminal's signal reached the whole process group, the
 		 * program too; one sent to us alone is passed on */
@@ -379,6 +394,8 @@ static bool deadlock_still(const struct sup *s, const struct process_model *pm,
 }
 
 static void act_on(struct sup *s, struct process_model *pm);
+static void look_parked(struct sup *s, const struct process_model *pm,
+			uint64_t now);
 
 static bool pid_listed(const pid_t *pids, int n, pid_t pid)
 {
@@ -579,12 +596,89 @@ static bool look(struct sup *s)
 		} else {
 			free(sig);
 		}
+	} else if (!pm.n_deadlocks && !pm.n_potential) {
+		look_parked(s, &pm, start);
 	}
 	if (s->have_prev)
 		model_free(&s->prev);
 	s->prev = pm;
 	s->have_prev = true;
 	return seen;
+}
+
+/*
+ * 3.13.1+ takes a free Lock without any call the shim sees: the registry
+ * has the waits on it (parked on its PyMutex) but not its holders, and
+ * the look above proves nothing.  While a thread still runs,
+ * any of them could release a Lock: such a cycle is only ever potential,
+ * and a deadlock where every thread is stuck the look above finds without
+ * holders.  So untimed parked waits that stay still for a quarter of
+ * --potential-after get the full view, which finds the holders of `with`
+ * blocks and the threads joined: a deadlock it proves is acted on, a
+ * potential one said after --potential-after.  The same waits are looked
+ * at again at doubling gaps (a full view stops the process for a few ms);
+ * an idle Condition.wait(), a Lock wait too, costs no more than that.
+ */
+static void look_parked(struct sup *s, const struct process_model *pm,
+			uint64_t now)
+{
+	size_t cap = 64 + 60 * (size_t)pm->n_threads, len = 0;
+	pid_t *tids = xmalloc((pm->n_threads + 1) * sizeof(*tids));
+	char *sig = xmalloc(cap);
+	/* the full view is of every process: who may end a parked wait is
+	 * what it must find out, and any process of the program may */
+	struct deadlock d = { .kind = DEADLOCK_ALL_BLOCKED, .tids = tids };
+	int parked = 0;
+	bool say;
+
+	sig[0] = '\0';
+	for (int i = 0; i < pm->n_threads; i++) {
+		const struct thread_model *t = &pm->threads[i];
+
+		tids[d.n_tids++] = t->tid;
+		if (t->state != THREAD_WAITING || !t->wait.parked ||
+		    t->wait.timed || !s->have_prev ||
+		    !watch_thread_still(t, &s->prev))
+			continue;
+		parked++;
+		len += snprintf(sig + len, cap - len, "%d:%llx:%llx ",
+				(int)t->tid, (unsigned long long)t->wait.id,
+				(unsigned long long)t->wait_serial);
+	}
+	if (!parked) {
+		free(s->parked);
+		s->parked = NULL;
+		goto out;
+	}
+	if (!s->parked || strcmp(sig, s->parked)) {
+		free(s->parked);
+		s->parked = xstrdup(sig);
+		s->parked_since = now;
+		s->parked_gap = (uint64_t)s->o->potential_after_ms * 1000000u /
+				PARKED_FIRST_SHARE;
+		if (s->parked_gap < (uint64_t)PARKED_FIRST_MS * 1000000u)
+			s->parked_gap = (uint64_t)PARKED_FIRST_MS * 1000000u;
+		s->parked_next = now + s->parked_gap;
+		goto out;
+	}
+	say = now - s->parked_since >=
+	      (uint64_t)s->o->potential_after_ms * 1000000u &&
+	      (!s->parked_said || strcmp(sig, s->parked_said));
+	if (now < s->parked_next && !say)
+		goto out;
+	if (say) {
+		free(s->parked_said);
+		s->parked_said = xstrdup(sig);
+	}
+	s->parked_gap *= 2;
+	if (s->parked_gap > (uint64_t)PARKED_MAX_MS * 1000000u)
+		s->parked_gap = (uint64_t)PARKED_MAX_MS * 1000000u;
+	s->parked_next = now + s->parked_gap;
+	debug_msg("look: %d parked waits still: the full view", parked);
+	act(s, pm, &d, say);
+out:
+	free(sig);
+	free(tids);
 }
 
 /* The child: the program, with the signals as run found them. */
@@ -663,7 +757,7 @@ int supervise(const struct run_options *o)
 			if (gap < (uint64_t)LOOK_MIN_MS * 1000000u)
 				gap = (uint64_t)LOOK_MIN_MS * 1000000u;
 			/* a deadlock seen that may be forming: still there? */
-			if (again)
+			if (again || (s.nudged > 0 && s.nudged--))
 				gap = (uint64_t)LOOK_CONFIRM_MS * 1000000u;
 			s.next_look = now_ns() + gap;
 		}
@@ -677,6 +771,8 @@ int supervise(const struct run_options *o)
 	free(s.acted);
 	free(s.potential);
 	free(s.potential_said);
+	free(s.parked);
+	free(s.parked_said);
 	close(s.sigfd);
 	return exit_status(&s);
 }

@@ -22,13 +22,15 @@ static bool left_wait(pid_t pid, uint64_t reg, pid_t tid, uint64_t addr)
 	return false;
 }
 
-/* Can the wait of slot s be failed?  Never a condition's or the GIL's. */
+/* Can the wait of slot s be failed?  Never a condition's, the GIL's or
+ * one of the interpreter's own. */
 static bool breakable_wait(const struct registry_slot *s)
 {
 	uint32_t kind = atomic_load(&s->wait_kind);
 
 	return atomic_load(&s->wait_addr) && kind != REG_COND &&
-	       kind != REG_GIL && !(atomic_load(&s->wait_flags) & REG_WAIT_TIMED);
+	       kind != REG_GIL &&
+	       !(atomic_load(&s->wait_flags) & (REG_WAIT_TIMED | REG_WAIT_FIRM));
 }
 
 pid_t attach_break_deadlock(const struct process_model *pm,
@@ -103,7 +105,7 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 			 "no thread of the deadlock in process %d could be made to fail its wait%s%s%s",
 			 pm->pid, static_python || unbreakable ? " (" : "",
 			 static_python ? "only the main thread of a statically linked Python can raise in a lock wait"
-				       : unbreakable ? "a condition's or the GIL's wait cannot fail" : "",
+				       : unbreakable ? "a condition's, the GIL's or the interpreter's own wait cannot fail" : "",
 			 static_python || unbreakable ? ")" : "");
 	return -1;
 }

@@ -241,6 +241,7 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 		    atomic_load(&s->wait_kind) == REG_JOIN)
 			join_owner(r, s, &tm->wait);
 		tm->wait.shared |= flags & REG_WAIT_SHARED;
+		tm->wait.parked |= flags & REG_WAIT_PARKED;
 	}
 }
 

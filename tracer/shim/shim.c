@@ -499,6 +499,7 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	int err = errno;
 
 	atomic_store(&s->break_pending, 0);	/* meant for an earlier wait */
+	shim_python_wait_begins();
 	s->py_tstate = shim_python_tstate();	/* states come and go (ctypes) */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
@@ -510,6 +511,11 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	atomic_fetch_add(&s->gen, 1);
 	if (!(flags & REG_WAIT_TIMED))
 		victim = cycle_check(s);
+	/* a Lock whose holder nobody sees (3.13.1+): if everyone else waits
+	 * too, the supervisor's look may prove it now, not at its round */
+	if ((flags & REG_WAIT_PARKED) && !(flags & REG_WAIT_TIMED) &&
+	    registry_all_waiting(shim_registry, s))
+		shim_report_nudge();
 	errno = err;
 	return victim;
 }
@@ -1049,20 +1055,47 @@ EXPORT int sem_trywait(sem_t *sem)
 	return rc;
 }
 
+/* How a victim's semaphore wait can fail. */
+enum sem_failure {
+	SEM_FAIL_C,		/* EDEADLK: a C program's semaphore */
+	SEM_FAIL_PYTHON,	/* EINTR, then DeadlockError in Python */
+	SEM_FAIL_NEVER,		/* keeps waiting: failing would do harm */
+};
+
 /*
- * The victim's semaphore wait fails.  A Python lock's (CPython tried it
- * first, with the GIL) fails with EINTR and DeadlockError raised when
- * CPython runs its pending calls; any other with EDEADLK.
+ * A Python lock's wait (CPython tried the semaphore first, with the GIL;
+ * or 3.13.1+ parked on a Lock, a join, a queue) fails with EINTR and
+ * DeadlockError raised when CPython runs its pending calls, where this
+ * thread can be made to raise.  In a Python process any other semaphore
+ * wait keeps waiting: it may be the interpreter's own (a parking-lot
+ * bucket's mutex, or any wait of a static interpreter whose calls we do
+ * not see), and CPython treats an error there as fatal.  Elsewhere C
+ * sees EDEADLK.
  */
-static int sem_wait_fails(struct registry_slot *s, sem_t *sem)
+static enum sem_failure sem_failure(const sem_t *sem)
 {
-	if (tried_sem != (uint64_t)(uintptr_t)sem) {
-		errno = EDEADLK;	/* not Python's: C sees EDEADLK */
-		return -1;
+	if (tried_sem == (uint64_t)(uintptr_t)sem || shim_python_parked(sem))
+		return shim_python_can_fail(syscall(SYS_gettid)) ?
+		       SEM_FAIL_PYTHON : SEM_FAIL_NEVER;
+	return shim_python_present() ? SEM_FAIL_NEVER : SEM_FAIL_C;
+}
+
+/* The victim's semaphore wait fails, as sem_failure() said it can. */
+static int sem_wait_fails(struct registry_slot *s, enum sem_failure how)
+{
+	if (how == SEM_FAIL_PYTHON) {
+		(void)shim_python_fail_wait(s->break_why);
+		errno = EINTR;
+	} else {
+		errno = EDEADLK;
 	}
-	(void)shim_python_fail_wait(s->break_why);
-	errno = EINTR;
 	return -1;
+}
+
+static void sem_cannot_fail(void)
+{
+	shim_say_once(NOTE_STATIC_VICTIM,
+		      "cannot fail this wait of the interpreter (a static build's other thread, or its own semaphore); it keeps waiting");
 }
 
 /* An untimed semaphore wait, in breakable slices when breaking is on */
@@ -1082,11 +1115,11 @@ static int sem_block(struct registry_slot *s, sem_t *sem)
 		 * an error would let `with lock:` run without the lock.
 		 */
 		if (slice_must_fail(s, &slices)) {
-			if (tried_sem != (uint64_t)(uintptr_t)sem ||
-			    shim_python_can_fail(syscall(SYS_gettid)))
-				return sem_wait_fails(s, sem);
-			shim_say_once(NOTE_STATIC_VICTIM,
-				      "cannot fail a Python lock wait outside the main thread of a static interpreter; it keeps waiting");
+			enum sem_failure how = sem_failure(sem);
+
+			if (how != SEM_FAIL_NEVER)
+				return sem_wait_fails(s, how);
+			sem_cannot_fail();
 		}
 		rc = real_sem_clockwait(sem, CLOCK_MONOTONIC, &until);
 		if (rc == 0 || errno != ETIMEDOUT)
@@ -1118,10 +1151,16 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 		return 0;
 	}
 	if (s) {
-		flags = (mode ? REG_WAIT_TIMED : 0) | sem_flags(sem);
+		enum sem_failure how = sem_failure(sem);
+
+		flags = (mode ? REG_WAIT_TIMED : 0) | sem_flags(sem) |
+			(how == SEM_FAIL_NEVER ? REG_WAIT_FIRM : 0) |
+			(shim_python_parked_mutex(sem) ? REG_WAIT_PARKED : 0);
 		if (wait_begin(s, sem, REG_SEMLOCK, flags, 0, site)) {
 			wait_end(s);
-			return sem_wait_fails(s, sem);
+			if (how != SEM_FAIL_NEVER)
+				return sem_wait_fails(s, how);
+			sem_cannot_fail();
 		}
 	}
 	if (mode == 0)

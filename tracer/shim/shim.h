@@ -58,8 +58,24 @@ static inline bool shim_broken(struct registry_slot *s)
 bool shim_python_fail_wait(const char *why);
 /* Find the interpreter, once, at start-up (no dlsym later). */
 void shim_python_init(void);
-/* Can a Python lock wait of thread tid be failed? (static builds: main only) */
+/* Can a Python lock wait of thread tid be failed?  (A static build: its
+ * main thread, and the others where pthread_self() reaches us.) */
 bool shim_python_can_fail(pid_t tid);
+/* The calling thread begins a wait: a raise it asked for and did not
+ * get (its caller waits again instead) is dropped. */
+void shim_python_wait_begins(void);
+/*
+ * 3.13.1+: is this semaphore wait of the calling thread the one that
+ * _PyParkingLot_Park sleeps in (the semaphore of its wait entry, right
+ * after the address parked on)?  Such a wait that fails with EINTR ends
+ * the park with Py_PARK_INTR: Lock.acquire(), join() and SimpleQueue.get()
+ * then run their pending calls, the others park again.  Any other
+ * semaphore wait inside a park (the bucket's raw mutex) must never fail.
+ */
+bool shim_python_parked(const void *sem);
+/* ... and parked on a PyMutex (a Lock, or one of the interpreter's),
+ * whose holder took it where the shim does not see. */
+bool shim_python_parked_mutex(const void *sem);
 
 /*
  * The calling thread's Python position (code object, bytecode offset in

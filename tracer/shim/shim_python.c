@@ -6,8 +6,10 @@
  * own frames; never calls into Python.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@ static _Atomic int state;	/* 0: not looked, 1: usable, 2: no Python */
 
 static tstate_get_fn tstate_get;
 static const struct py_layout *layout;
+static struct py_layout checked;	/* 3.13+: the entry, as the table says */
 static uint64_t runtime_addr;	/* _PyRuntime */
 
 #define PY_OWNED_BY_CSTACK 3	/* 3.12+: an eval loop's entry marker frame */
@@ -40,6 +43,27 @@ static uint32_t python_hexversion(void)
 	if (!get || sscanf(get(), "%u.%u.%u", &major, &minor, &micro) != 3)
 		return 0;
 	return major << 24 | minor << 16 | micro << 8 | 0xf0;
+}
+
+/*
+ * The layout of this interpreter: the table's entry for its version and
+ * build.  From 3.13 _PyRuntime starts with _Py_DebugOffsets, which says
+ * whether the build is free-threaded and corrects the entry, exactly as
+ * attach reads it from outside (static data: valid from the start).
+ */
+static const struct py_layout *python_layout(uint32_t hex, uint64_t runtime)
+{
+	struct py_debug_offsets d = { 0 };
+	const struct py_layout *l;
+
+	if (hex >= PY_DEBUG_MIN_HEX && runtime)
+		memcpy(&d, (const void *)(uintptr_t)runtime, sizeof(d));
+	if (!py_debug_offsets_valid(&d))
+		return py_layout_find(hex, false);
+	if (!(l = py_layout_find(hex, d.free_threaded != 0)))
+		return NULL;
+	checked = *l;
+	return py_layout_merge_debug_offsets(&checked, &d) < 0 ? NULL : &checked;
 }
 
 /* Look for Python once it may be there; false when it is not (yet). */
@@ -64,8 +88,8 @@ static bool python_ready(void)
 		atomic_store_explicit(&state, 2, memory_order_release);
 		return false;
 	}
-	layout = py_layout_find(python_hexversion());
 	runtime_addr = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
+	layout = python_layout(python_hexversion(), runtime_addr);
 	atomic_store_explicit(&state, layout ? 1 : 2, memory_order_release);
 	return layout != NULL;
 }
@@ -343,9 +367,70 @@ static int raise_deadlock_error(const char *why)
 	return -1;
 }
 
+/*
+ * A statically linked interpreter (Debian's python3.11) calls its own
+ * pending-calls functions directly: we cannot interpose them.  But its
+ * lock acquire, told EINTR, runs them in whatever thread waited, and they
+ * run the queued calls only where _Py_IsMainThread(): where
+ * PyThread_get_thread_ident(), a pthread_self() that such a binary takes
+ * from libc through its PLT, equals the main thread's.  So the victim
+ * thread queues a call that raises, and pretends to be the main thread
+ * (pthread_self below) until that call runs in it.  The call, should
+ * another thread (main) run it first, puts itself back in the queue; it
+ * does nothing once the victim gave up (its next wait began).  One victim
+ * at a time.  Checked once, at the first need, by asking the interpreter
+ * who is pretending: PyThread_get_thread_ident() must answer main's.
+ */
+static pthread_t main_thread;		/* pthread_self() at start-up */
+static TLS bool pretend_main;		/* this thread's pthread_self lies */
+static _Atomic pid_t static_victim;	/* the thread the call is for, 0 */
+
 static int pending_raise(void *arg)
 {
+	pid_t me = (pid_t)syscall(SYS_gettid), victim = atomic_load(&static_victim);
+	struct python_api a;
+
+	(void)arg;
+	if (!victim)
+		return 0;	/* the victim gave up: nothing to raise */
+	if (victim != me) {	/* not here: put back for the victim */
+		if (python_api(&a))
+			(void)a.add_pending(pending_raise, NULL);
+		return 0;
+	}
+	pretend_main = false;
+	atomic_store(&static_victim, 0);
 	return raise_deadlock_error(python_victim_why);
+}
+
+/* Does this interpreter take pthread_self() from us (through its PLT)? */
+static bool pretend_route(void)
+{
+	static _Atomic int known;	/* 0 unknown, 1 yes, 2 no */
+	unsigned long (*ident)(void);
+	bool was = pretend_main, ok;
+
+	if (atomic_load(&known))
+		return atomic_load(&known) == 1;
+	ident = (unsigned long (*)(void))dlsym(RTLD_DEFAULT,
+					       "PyThread_get_thread_ident");
+	pretend_main = true;
+	ok = ident && main_thread && ident() == (unsigned long)main_thread;
+	pretend_main = was;
+	atomic_store(&known, ok ? 1 : 2);
+	return ok;
+}
+
+/* The calling thread waits again, or otherwise: no more pretending. */
+void shim_python_wait_begins(void)
+{
+	pid_t me;
+
+	if (__builtin_expect(!pretend_main, 1))
+		return;
+	pretend_main = false;
+	me = (pid_t)syscall(SYS_gettid);
+	atomic_compare_exchange_strong(&static_victim, &me, 0);
 }
 
 /* Where the pending-calls function lives: libpython (interposable) or not */
@@ -370,6 +455,7 @@ static bool pending_calls_interposable(void)
 
 void shim_python_init(void)
 {
+	main_thread = pthread_self();	/* a constructor: the main thread */
 	/* look once, outside any intercepted call: dlsym takes the loader's
 	 * lock and may allocate (a Python dlopen'ed later is not seen) */
 	python_ready();
@@ -383,7 +469,8 @@ bool shim_python_can_fail(pid_t tid)
 {
 	if (!python_ready())
 		return true;	/* not Python: C waits fail with EDEADLK */
-	return pending_calls_interposable() || tid == getpid();
+	return pending_calls_interposable() || tid == getpid() ||
+	       pretend_route();
 }
 
 bool shim_python_fail_wait(const char *why)
@@ -392,22 +479,111 @@ bool shim_python_fail_wait(const char *why)
 
 	if (!python_ready())
 		return false;
+	pid_t me = (pid_t)syscall(SYS_gettid), none = 0;
+
 	snprintf(python_victim_why, sizeof(python_victim_why), "%s", why);
 	if (pending_calls_interposable()) {
 		python_victim = 1;
 		return true;
 	}
-	/* a static interpreter: the main thread runs pending calls itself */
-	if (syscall(SYS_gettid) == getpid() && python_api(&a) &&
-	    a.add_pending(pending_raise, NULL) == 0)
-		return true;
-	return false;
+	/* a static interpreter: a call queued for this thread, which runs
+	 * the queue as the main thread would (see pending_raise) */
+	if ((me != getpid() && !pretend_route()) || !python_api(&a) ||
+	    !atomic_compare_exchange_strong(&static_victim, &none, me))
+		return false;
+	pretend_main = me != getpid();
+	if (a.add_pending(pending_raise, NULL) != 0) {
+		pretend_main = false;
+		atomic_store(&static_victim, 0);
+		return false;
+	}
+	return true;
 }
 
 #define EXPORT __attribute__((visibility("default")))
 
 EXPORT int Py_MakePendingCalls(void);
 EXPORT int _PyEval_MakePendingCalls(void *tstate);
+EXPORT int _PyParkingLot_Park(const void *addr, const void *expected,
+			      size_t size, int64_t timeout_ns, void *arg,
+			      int detach);
+
+/*
+ * 3.13.1+ parks a thread that waits for a Lock (a PyMutex), an event (a
+ * join), a SimpleQueue or an internal mutex here, through the PLT of a
+ * shared libpython.  The address parked on is kept for the semaphore wait
+ * inside (shim_python_parked).  A victim's failed park that its caller
+ * does not turn into an exception (it parks again) must not leave the
+ * raise pending for a later, unrelated wait: it is dropped at the next
+ * park.
+ */
+static TLS const void *parked_on;
+static TLS bool parked_mutex;	/* on a PyMutex */
+
+/* Python/lock.c (3.13): a PyMutex waiter parks on its one byte, expecting
+ * it locked with waiters (_Py_LOCKED | _Py_HAS_PARKED), with its own
+ * entry as the park's argument.  An event expects _Py_HAS_PARKED alone,
+ * a SimpleQueue 1 with an argument, a once-flag 3 with none. */
+#define PY_MUTEX_LOCKED_PARKED 3
+
+static bool park_is_mutex(const void *expected, size_t size, const void *arg)
+{
+	return size == 1 && arg &&
+	       *(const uint8_t *)expected == PY_MUTEX_LOCKED_PARKED;
+}
+
+EXPORT int _PyParkingLot_Park(const void *addr, const void *expected,
+			      size_t size, int64_t timeout_ns, void *arg,
+			      int detach)
+{
+	static int (*real)(const void *, const void *, size_t, int64_t,
+			   void *, int);
+	const void *outer = parked_on;
+	bool outer_mutex = parked_mutex;
+	int rc;
+
+	if (!real)
+		real = (int (*)(const void *, const void *, size_t, int64_t,
+				void *, int))dlsym(RTLD_NEXT, "_PyParkingLot_Park");
+	if (!real)
+		abort();	/* only libpython calls this, and defines it */
+	python_victim = 0;
+	parked_on = addr;
+	parked_mutex = park_is_mutex(expected, size, arg);
+	rc = real(addr, expected, size, timeout_ns, arg, detach);
+	parked_on = outer;
+	parked_mutex = outer_mutex;
+	return rc;
+}
+
+/* struct wait_entry (Python/parking_lot.c, 3.13): park_arg, addr, sema */
+#define PARK_ADDR_BEFORE_SEMA 8
+
+bool shim_python_parked_mutex(const void *sem)
+{
+	return parked_mutex && shim_python_parked(sem);
+}
+
+bool shim_python_parked(const void *sem)
+{
+	uintptr_t addr;
+
+	if (!parked_on)
+		return false;
+	memcpy(&addr, (const char *)sem - PARK_ADDR_BEFORE_SEMA, sizeof(addr));
+	return addr == (uintptr_t)parked_on;
+}
+
+EXPORT pthread_t pthread_self(void);
+
+/* glibc on x86_64: pthread_self() is the thread pointer (%fs base, the
+ * TCB, whose header.self points to itself) */
+EXPORT pthread_t pthread_self(void)
+{
+	if (__builtin_expect(pretend_main, 0))
+		return main_thread;
+	return (pthread_t)__builtin_thread_pointer();
+}
 
 EXPORT int Py_MakePendingCalls(void)
 {

@@ -317,14 +317,16 @@ static enum verdict_answer full_report(bool wait_all)
 
 /*
  * Can the wait of s be failed?  Never a condition's or the GIL's (their
- * callers, CPython among them, treat an error as fatal), nor a Python
- * lock wait that this interpreter cannot make raise.
+ * callers, CPython among them, treat an error as fatal), nor one of the
+ * interpreter's own, nor a Python lock wait that this interpreter cannot
+ * make raise.
  */
 static bool victim_possible(const struct registry_slot *s)
 {
 	uint32_t kind = atomic_load(&s->wait_kind);
 
 	return kind != REG_COND && kind != REG_GIL &&
+	       !(atomic_load(&s->wait_flags) & REG_WAIT_FIRM) &&
 	       shim_python_can_fail(atomic_load(&s->tid));
 }
 
