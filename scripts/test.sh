@@ -3,11 +3,13 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh" || exit 1
-"$top/scripts/build.sh" || { echo "pydeadlock: build failed" >&2; exit 1; }
 # 3.13.1+ and free-threaded 3.13, which pyenv lacks here (about 3 minutes
-# each the first time, cached after); tests/python/interpreters.test
-# skips, saying so, when they cannot be built
-sh "$top/scripts/build-pythons.sh" ||
+# each the first time, cached after), built beside pydeadlock;
+# tests/python/interpreters.test skips, saying so, when they cannot be
+sh "$top/scripts/build-pythons.sh" &
+pythons=$!
+"$top/scripts/build.sh" || { echo "pydeadlock: build failed" >&2; exit 1; }
+wait "$pythons" ||
 	echo "pydeadlock: tests run without the interpreters that could not be built" >&2
 cd "$top/build"
 make -j"$(nproc)" check > check.out 2>&1
