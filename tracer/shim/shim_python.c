@@ -382,6 +382,9 @@ static int raise_deadlock_error(const char *why)
  * who is pretending: PyThread_get_thread_ident() must answer main's.
  */
 static pthread_t main_thread;		/* pthread_self() at start-up */
+/* libc's, once found; before that (other libraries' constructors), the
+ * thread pointer, which is what glibc returns on x86_64 */
+static pthread_t (*real_pthread_self)(void);
 static TLS bool pretend_main;		/* this thread's pthread_self lies */
 static _Atomic pid_t static_victim;	/* the thread the call is for, 0 */
 
@@ -455,6 +458,7 @@ static bool pending_calls_interposable(void)
 
 void shim_python_init(void)
 {
+	real_pthread_self = (pthread_t (*)(void))dlsym(RTLD_NEXT, "pthread_self");
 	main_thread = pthread_self();	/* a constructor: the main thread */
 	/* look once, outside any intercepted call: dlsym takes the loader's
 	 * lock and may allocate (a Python dlopen'ed later is not seen) */
@@ -576,12 +580,12 @@ bool shim_python_parked(const void *sem)
 
 EXPORT pthread_t pthread_self(void);
 
-/* glibc on x86_64: pthread_self() is the thread pointer (%fs base, the
- * TCB, whose header.self points to itself) */
 EXPORT pthread_t pthread_self(void)
 {
 	if (__builtin_expect(pretend_main, 0))
 		return main_thread;
+	if (__builtin_expect(real_pthread_self != NULL, 1))
+		return real_pthread_self();
 	return (pthread_t)__builtin_thread_pointer();
 }
 
