@@ -4,7 +4,8 @@
 # and its free-threaded build (3.13.5t), from the upstream tarball of
 # Debian trixie's source package python3.13.  Each is configured
 # --enable-shared with debug info, as the pyenv builds are, and installed
-# under $PYDEADLOCK_PYTHONS (default /var/cache/pydeadlock/pythons), in
+# under $DEADLOCK_TEST_PYTHONS (default /var/cache/pydeadlock/pythons; not
+# a PYDEADLOCK_ name: the shim takes those out of the programs it runs), in
 # a folder named by its version (3.13.5, 3.13.5t), outside the source
 # tree: a build that is there is not redone.
 # Usage: scripts/build-pythons.sh [gil] [free-threaded]   (default both)
@@ -12,7 +13,7 @@
 # network, not root) says why on stderr and exits 1; the tests then skip
 # what needs it, saying so.  About 3 minutes each on 2 cores.
 set -eu
-cache=${PYDEADLOCK_PYTHONS:-/var/cache/pydeadlock/pythons}
+cache=${DEADLOCK_TEST_PYTHONS:-/var/cache/pydeadlock/pythons}
 kinds=${*:-"gil free-threaded"}
 jobs=$(nproc 2> /dev/null || echo 2)
 
