@@ -40,6 +40,8 @@
 #define LOOK_CONFIRM_MS 10	/* ... but a deadlock seen is looked at again soon:
 				 * still then, nobody of it ran in between */
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
+#define REPORTED_MAX 64		/* distinct deadlocks reported in full */
+#define VICTIMS_MAX 32		/* victims named in the summary */
 #define NUDGE_LOOKS 3		/* a nudge: a look now, and again if need be */
 #define PARKED_FIRST_SHARE 4	/* parked waits still for 1/4 of --potential-after
 				 * get a full view (not before PARKED_FIRST_MS), */
@@ -72,6 +74,16 @@ struct sup {
 	char *parked_said;	/* the last potential said of them */
 	int nudged;		/* looks left, LOOK_CONFIRM_MS apart, that the
 				 * shim asked for */
+	/* under break: the deadlocks reported in full (their waits' objects),
+	 * and the victims, for the summary at the end */
+	uint64_t reported[REPORTED_MAX];
+	int n_reported;
+	struct victim_count {
+		pid_t tid;
+		char *name;
+		int breaks;
+	} victims[VICTIMS_MAX];
+	int n_victims, breaks;
 };
 
 static uint64_t now_ns(void)
@@ -477,12 +489,101 @@ static void act(struct sup *s, const struct process_model *seen,
 	model_free(&pm);
 }
 
+/* A deadlock's key: the objects its threads wait on, order aside. */
+static uint64_t deadlock_key(const struct process_model *pm,
+			     const struct deadlock *d)
+{
+	uint64_t key = 0;
+
+	for (int i = 0; i < d->n_tids; i++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[i]);
+		uint64_t h = t ? t->wait.id * 0x9e3779b97f4a7c15ull : 0;
+
+		key += h ^ (h >> 29);	/* a sum: the same in any order */
+	}
+	return key;
+}
+
+/* Under break, a deadlock on the objects of one reported before (a
+ * program that backs off and retries) is told in one line, not again in
+ * full.  True when pm's is such a one. */
+static bool reported_before(struct sup *s, const struct process_model *pm)
+{
+	uint64_t key = deadlock_key(pm, &pm->deadlocks[0]);
+
+	for (int i = 0; i < s->n_reported; i++)
+		if (s->reported[i] == key)
+			return true;
+	if (s->n_reported < REPORTED_MAX)
+		s->reported[s->n_reported++] = key;
+	return false;
+}
+
+/* One line for a break: the victim, what it waited for, and where. */
+static void say_break(struct sup *s, const struct process_model *pm,
+		      pid_t victim, const char *policy)
+{
+	const struct thread_model *t = model_thread((struct process_model *)pm, victim);
+	const struct wait_info *w = t ? &t->wait : NULL;
+	const char *file = w && w->site.file ? strrchr(w->site.file, '/') : NULL;
+	struct victim_count *v = NULL;
+
+	if (w)
+		error_msg("breaking it: thread %d \"%s\" fails its wait for %s 0x%llx%s%s%s at %s:%d (victim: %s)",
+			  (int)victim, t->name ? t->name : "",
+			  wait_kind_name(w->kind), (unsigned long long)w->id,
+			  w->pytype ? " (" : "", w->pytype ? w->pytype : "",
+			  w->pytype ? ")" : "",
+			  file ? file + 1 : w->site.file ? w->site.file : "?",
+			  w->site.line, policy);
+	else
+		error_msg("breaking it: thread %d's wait fails (victim: %s)",
+			  (int)victim, policy);
+	s->breaks++;
+	for (int i = 0; i < s->n_victims; i++)
+		if (s->victims[i].tid == victim)
+			v = &s->victims[i];
+	if (!v && s->n_victims < VICTIMS_MAX) {
+		v = &s->victims[s->n_victims++];
+		v->tid = victim;
+		v->name = xstrdup(t && t->name ? t->name : "");
+	}
+	if (v)
+		v->breaks++;
+}
+
+/* At the end, under break: how many deadlocks were broken here, and
+ * whose waits failed.  (A loop of owned waits that the shim breaks itself,
+ * C mutexes, has its own line per break and is not counted.) */
+static void say_breaks(struct sup *s)
+{
+	char line[1024];
+	size_t len;
+
+	if (!s->breaks)
+		return;
+	len = (size_t)snprintf(line, sizeof(line), "%d deadlock%s broken; victims:",
+			       s->breaks, s->breaks == 1 ? "" : "s");
+	for (int i = 0; i < s->n_victims && len < sizeof(line) - 64; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+					"%s thread %d \"%s\" (%d)", i ? "," : "",
+					(int)s->victims[i].tid, s->victims[i].name,
+					s->victims[i].breaks);
+	error_msg("%s", line);
+	for (int i = 0; i < s->n_victims; i++)
+		free(s->victims[i].name);
+}
+
 /* Report the certain deadlock of pm and act on it by the policy. */
 static void act_on(struct sup *s, struct process_model *pm)
 {
 	char err[512];
 
-	report(s, pm);
+	if (s->o->policy == RUN_BREAK && reported_before(s, pm))
+		error_msg("deadlock on the same objects as one reported before: not reported again");
+	else
+		report(s, pm);
 	if (s->o->policy == RUN_ABORT) {
 		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
 	} else if (s->o->policy == RUN_BREAK) {
@@ -492,8 +593,7 @@ static void act_on(struct sup *s, struct process_model *pm)
 						     err, sizeof(err));
 
 		if (victim > 0)
-			error_msg("breaking it: thread %d's wait fails (victim: %s)",
-				  victim, registry_victim_names[v]);
+			say_break(s, pm, victim, registry_victim_names[v]);
 		else {
 			char why[700];
 
@@ -765,6 +865,7 @@ int supervise(const struct run_options *o)
 	if (s.ending)
 		kill_tree();
 	reap(&s);
+	say_breaks(&s);
 	watch_fini(&s.watch);
 	if (s.have_prev)
 		model_free(&s.prev);
