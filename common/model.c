@@ -152,6 +152,7 @@ static void thread_free(struct thread_model *t)
 	free(t->name);
 	free(t->comm);
 	free(t->state_detail);
+	free(t->affinity);
 	free(t->wait.pytype);
 	free(t->wait.detail);
 	free(t->wait.note);

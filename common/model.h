@@ -144,6 +144,11 @@ struct thread_model {
 	char *comm;		/* /proc/TID/comm */
 	enum thread_state state;
 	char *state_detail;	/* "futex", "read", "nanosleep", ... */
+	/* from /proc as it was stopped: CPU time used, the CPU it last ran
+	 * on (-1: unknown), the CPUs it may run on (NULL: every one) */
+	uint64_t cpu_ns;
+	int last_cpu;
+	char *affinity;
 	bool job_stopped;	/* SIGSTOPped before we came; still so after */
 	bool waking;		/* its futex was posted: it is leaving its wait */
 	bool holds_gil;

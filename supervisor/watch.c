@@ -130,8 +130,10 @@ static void look_thread(pid_t pid, pid_t tid, struct thread_model *t)
 	t->pid = pid;
 	t->tid = tid;
 	t->state = THREAD_UNKNOWN;
+	t->last_cpu = -1;
 	if (procfs_stat(pid, tid, &st) < 0)
 		return;
+	t->last_cpu = st.processor;
 	procfs_comm(pid, tid, comm, sizeof(comm));
 	t->comm = xstrdup(comm);
 	t->name = xstrdup(comm);

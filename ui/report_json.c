@@ -122,6 +122,15 @@ static void thread_json(struct json_writer *j, const struct thread_model *t)
 	json_string(j, t->state_detail);
 	json_key(j, "job_stopped");
 	json_bool(j, t->job_stopped);
+	json_key(j, "cpu_us");		/* CPU time used, user and system */
+	json_int(j, (long long)(t->cpu_ns / 1000));
+	json_key(j, "last_cpu");
+	if (t->last_cpu >= 0)
+		json_int(j, t->last_cpu);
+	else
+		json_null(j);
+	json_key(j, "affinity");	/* CPUs it may run on; null: all */
+	json_string(j, t->affinity);
 	json_key(j, "holds_gil");
 	json_bool(j, t->holds_gil);
 	json_key(j, "waits_for");

@@ -192,6 +192,13 @@ static void print_thread(FILE *out, const struct process_model *pm,
 	else if (t->state_detail)
 		fprintf(out, " [%s]", t->state_detail);
 	fputc('\n', out);
+	if (t->last_cpu >= 0) {
+		fprintf(out, "    %.3f s of CPU, last on CPU %d", t->cpu_ns / 1e9,
+			t->last_cpu);
+		if (t->affinity)
+			fprintf(out, ", may run on CPUs %s only", t->affinity);
+		fputc('\n', out);
+	}
 	for (int i = 0; i < t->n_frames; i++)
 		print_frame(out, i, &t->frames[i]);
 	if (t->frames_why)

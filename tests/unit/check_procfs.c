@@ -18,7 +18,10 @@ START_TEST(test_stat_plain)
 	ck_assert_int_eq(st.state, 'S');
 	ck_assert_int_eq(st.ppid, 1);
 	ck_assert_uint_eq(st.flags, 4194560);
+	ck_assert_uint_eq(st.utime, 5);
+	ck_assert_uint_eq(st.stime, 3);
 	ck_assert_uint_eq(st.starttime, 987654);
+	ck_assert_int_eq(st.processor, 1);
 }
 END_TEST
 

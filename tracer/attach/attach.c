@@ -101,6 +101,9 @@ static void describe_thread(struct unwinder *uw, struct symbolizer *sym,
 	tm->tid = t->tid;
 	tm->comm = xstrdup(t->comm);
 	tm->name = xstrdup(t->comm);
+	tm->cpu_ns = t->cpu_ns;
+	tm->last_cpu = t->last_cpu;
+	tm->affinity = t->affinity[0] ? xstrdup(t->affinity) : NULL;
 	if (t->stopped && uw)
 		n = unwinder_unwind(uw, t, pcs, UNWIND_MAX_FRAMES, &why);
 	for (int i = 0; i < n; i++) {

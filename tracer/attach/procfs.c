@@ -30,14 +30,20 @@ int procfs_parse_stat(const char *text, struct proc_stat *out)
 	if (sscanf(close + 1, " %c %d %d %d %d %d %lu", &out->state, &out->ppid,
 		   &dummy_i, &dummy_i, &dummy_i, &dummy_i, &out->flags) != 7)
 		goto bad;
-	/* field 22 is starttime: skip fields 10..21 (12 numbers) */
-	const char *p = close + 1;
-	for (int field = 3; field < 22; field++) {
+	/* fields 14, 15: utime, stime; 22: starttime; 39: processor */
+	const char *p = close + 1;	/* the space before field 3 */
+	bool have_start = false;
+
+	for (int field = 3; p && field <= 39; field++) {
+		if (field == 14)
+			sscanf(p, " %llu %llu", &out->utime, &out->stime);
+		else if (field == 22)
+			have_start = sscanf(p, " %llu", &out->starttime) == 1;
+		else if (field == 39)
+			sscanf(p, " %d", &out->processor);
 		p = strchr(p + 1, ' ');
-		if (!p)
-			goto bad;
 	}
-	if (sscanf(p, " %llu", &out->starttime) != 1)
+	if (!have_start)
 		goto bad;
 	return 0;
 bad:

@@ -19,7 +19,9 @@ struct proc_stat {
 	char state;		/* R S D Z T t X I ... */
 	pid_t ppid;
 	unsigned long flags;	/* PF_* */
+	unsigned long long utime, stime;	/* CPU time, clock ticks */
 	unsigned long long starttime;
+	int processor;		/* the CPU it last ran on */
 };
 
 struct proc_status {

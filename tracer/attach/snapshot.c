@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,47 @@ static struct thread_snapshot *find_thread(struct process_snapshot *ps,
 		if (ps->threads[i].tid == tid)
 			return &ps->threads[i];
 	return NULL;
+}
+
+/* Clock ticks a second, the unit of /proc's CPU times. */
+static unsigned long long clock_ticks(void)
+{
+	static long ticks;
+
+	if (!ticks)
+		ticks = sysconf(_SC_CLK_TCK);
+	return ticks > 0 ? (unsigned long long)ticks : 100;
+}
+
+/*
+ * The CPUs tid may run on, as a list ("0,2-3"), or "" when it may run on
+ * every CPU online (the usual case, not worth a word in the report).
+ */
+static void thread_affinity(pid_t tid, char *out, size_t size)
+{
+	cpu_set_t set;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t len = 0;
+	int count;
+
+	out[0] = '\0';
+	if (sched_getaffinity(tid, sizeof(set), &set) < 0)
+		return;
+	count = CPU_COUNT(&set);
+	if (online > 0 && count >= online)
+		return;
+	for (int c = 0; c < CPU_SETSIZE && len + 16 < size; c++) {
+		int end = c;
+
+		if (!CPU_ISSET(c, &set))
+			continue;
+		while (end + 1 < CPU_SETSIZE && CPU_ISSET(end + 1, &set))
+			end++;
+		len += (size_t)snprintf(out + len, size - len, "%s%d", len ? "," : "", c);
+		if (end > c)
+			len += (size_t)snprintf(out + len, size - len, "-%d", end);
+		c = end;
+	}
 }
 
 static struct thread_snapshot *add_thread(struct process_snapshot *ps,
@@ -338,6 +380,9 @@ static int seize_new(pid_t pid, struct process_snapshot *ps, char *err,
 			continue;	/* exited since the listing */
 		t = add_thread(ps, tids[i]);
 		t->pre_state = st.state;
+		t->cpu_ns = (st.utime + st.stime) * (1000000000ull / clock_ticks());
+		t->last_cpu = st.processor;
+		thread_affinity(tids[i], t->affinity, sizeof(t->affinity));
 		procfs_comm(pid, tids[i], t->comm, sizeof(t->comm));
 	}
 	free(tids);

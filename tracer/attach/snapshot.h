@@ -26,6 +26,9 @@ struct thread_snapshot {
 	pid_t tid;
 	char comm[PROC_COMM_MAX];
 	char pre_state;		/* /proc state letter just before the stop */
+	uint64_t cpu_ns;	/* CPU time used, user and system */
+	int last_cpu;		/* the CPU it last ran on */
+	char affinity[64];	/* the CPUs it may run on, "" when all */
 	bool seized, stopped, gone;
 	/* left running: stopping it would cut its system call short (a
 	 * write that has moved some bytes returns that count when
