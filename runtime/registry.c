@@ -78,6 +78,7 @@ struct registry_slot *registry_slot_take(struct registry *r, pid_t tid,
 		atomic_store(&s->break_pending, 0);
 		atomic_store(&s->in_report, 0);
 		s->breaks_in_a_row = 0;
+		atomic_store(&s->breaks_taken, 0);
 		s->self = self;
 		s->py_tstate = 0;
 		s->held_truncated = 0;

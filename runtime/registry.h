@@ -25,7 +25,7 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 6
+#define REGISTRY_VERSION 7
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
@@ -99,6 +99,10 @@ struct registry_slot {
 	_Atomic uint32_t in_report;
 	uint64_t acquired;		/* acquisitions: progress, for livelocks */
 	uint32_t breaks_in_a_row;	/* with no progress between: a livelock */
+	/* failed waits that reached the program (EDEADLK returned, or
+	 * DeadlockError raised): a victim that came back to the same wait
+	 * has left it all the same; one whose caller retried has not */
+	_Atomic uint32_t breaks_taken;
 	uint64_t last_break_addr, last_break_progress;
 	char break_why[192];	/* the DeadlockError's message */
 	struct registry_held held[REGISTRY_MAX_HELD];

@@ -6,19 +6,21 @@
 #include "tracer/attach/registry_remote.h"
 
 /*
- * Did thread tid of pid leave the wait it was in (addr, slot generation
- * gen)?  By the generation, not the address alone: a victim that raised
- * and retried may be back in a wait on the same lock by the first look.
+ * Did thread tid of pid leave the wait it was in (addr)?  Yes when the
+ * failure reached the program (its breaks_taken moved past taken): a
+ * victim that raised and retried may be back in a wait on the same lock
+ * by the first look; no when the failed wait was retried where the
+ * program never saw it (CPython's own locks, taken without intr_flag).
  */
 static bool left_wait(pid_t pid, uint64_t reg, pid_t tid, uint64_t addr,
-		      uint64_t gen)
+		      uint32_t taken)
 {
 	for (int ms = 0; ms < BREAK_WAIT_MS; ms++) {
 		struct timespec nap = { 0, 1000000 };
 		struct registry *r = registry_read(pid, NULL);
 		const struct registry_slot *s = r ? registry_slot_of(r, tid) : NULL;
 		bool left = !s || atomic_load(&s->wait_addr) != addr ||
-			    atomic_load(&s->gen) != gen;
+			    atomic_load(&s->breaks_taken) != taken;
 
 		registry_copy_free(r);
 		if (left || !reg)
@@ -88,7 +90,7 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 			break;
 		tried[best_i] = true;
 		uint64_t waited = atomic_load(&best->wait_addr);
-		uint64_t gen = atomic_load(&best->gen);
+		uint32_t taken = atomic_load(&best->breaks_taken);
 		pid_t tid = atomic_load(&best->tid);
 		char msg[192];
 
@@ -97,7 +99,7 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 			 (int)tid, (unsigned long long)waited, how);
 		if (registry_break_thread(best_pid, best_addr,
 					  (uint32_t)(best - best_r->slots), msg) == 0 &&
-		    left_wait(best_pid, best_addr, tid, waited, gen)) {
+		    left_wait(best_pid, best_addr, tid, waited, taken)) {
 			registry_copy_free(best_r);
 			return tid;
 		}

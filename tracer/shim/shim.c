@@ -499,7 +499,6 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	int err = errno;
 
 	atomic_store(&s->break_pending, 0);	/* meant for an earlier wait */
-	shim_python_wait_begins();
 	s->py_tstate = shim_python_tstate();	/* states come and go (ctypes) */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->wait_since_ns = (uint64_t)now.tv_sec * 1000000000u + now.tv_nsec;
@@ -548,6 +547,19 @@ static bool slice_must_fail(struct registry_slot *s, unsigned *slices)
 	if (++*slices % SLICE_DOUBLING)
 		return false;
 	return cycle_check(s) || shim_broken(s);
+}
+
+/* The victim's wait fails with EDEADLK, now: count it as taken. */
+static int victim_fails(struct registry_slot *s)
+{
+	atomic_fetch_add(&s->breaks_taken, 1);
+	return EDEADLK;
+}
+
+void shim_break_delivered(void)
+{
+	if (my_slot)
+		atomic_fetch_add(&my_slot->breaks_taken, 1);
 }
 
 /* Under break and report, untimed waits wait in slices that can be broken */
@@ -621,7 +633,7 @@ static int mutex_block(struct registry_slot *s, pthread_mutex_t *m)
 		struct timespec until = poll_deadline(slices);
 
 		if (slice_must_fail(s, &slices))
-			return EDEADLK;
+			return victim_fails(s);
 		rc = real_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
 		if (rc == EINVAL)	/* a PI mutex on an old kernel: unbreakable */
 			rc = real_mutex_lock(m);
@@ -657,7 +669,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	}
 	if (wait_begin(s, m, REG_MUTEX, mutex_shared(m), 0, site)) {
 		wait_end(s);
-		return EDEADLK;		/* the victim: the lock stays its holder's */
+		return victim_fails(s);	/* the lock stays its holder's */
 	}
 	rc = mutex_block(s, m);
 	wait_end(s);
@@ -864,7 +876,7 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 	}
 	waited = rc == EBUSY;
 	if (waited && wait_begin(s, l, REG_RWLOCK, flags, 0, site)) {
-		rc = EDEADLK;
+		rc = victim_fails(s);
 	} else if (rc == EBUSY && !breakable()) {
 		rc = write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
 	} else if (rc == EBUSY) {
@@ -872,7 +884,7 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 			struct timespec until = poll_deadline(slices);
 
 			if (slice_must_fail(s, &slices)) {
-				rc = EDEADLK;
+				rc = victim_fails(s);
 				break;
 			}
 			rc = write ? real_rwlock_clockwrlock(l, CLOCK_MONOTONIC, &until)
@@ -1081,13 +1093,14 @@ static enum sem_failure sem_failure(const sem_t *sem)
 }
 
 /* The victim's semaphore wait fails, as sem_failure() said it can. */
-static int sem_wait_fails(struct registry_slot *s, enum sem_failure how)
+static int sem_wait_fails(struct registry_slot *s, enum sem_failure how,
+			  const sem_t *sem)
 {
 	if (how == SEM_FAIL_PYTHON) {
-		(void)shim_python_fail_wait(s->break_why);
+		(void)shim_python_fail_wait(s->break_why, sem);	/* taken on raise */
 		errno = EINTR;
 	} else {
-		errno = EDEADLK;
+		errno = victim_fails(s);
 	}
 	return -1;
 }
@@ -1118,7 +1131,7 @@ static int sem_block(struct registry_slot *s, sem_t *sem)
 			enum sem_failure how = sem_failure(sem);
 
 			if (how != SEM_FAIL_NEVER)
-				return sem_wait_fails(s, how);
+				return sem_wait_fails(s, how, sem);
 			sem_cannot_fail();
 		}
 		rc = real_sem_clockwait(sem, CLOCK_MONOTONIC, &until);
@@ -1150,6 +1163,7 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 		held_push(s, sem, REG_SEMLOCK, 0, site);
 		return 0;
 	}
+	shim_python_wait_begins(sem);
 	if (s) {
 		enum sem_failure how = sem_failure(sem);
 
@@ -1159,7 +1173,7 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 		if (wait_begin(s, sem, REG_SEMLOCK, flags, 0, site)) {
 			wait_end(s);
 			if (how != SEM_FAIL_NEVER)
-				return sem_wait_fails(s, how);
+				return sem_wait_fails(s, how, sem);
 			sem_cannot_fail();
 		}
 	}
@@ -1247,7 +1261,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 	/* a target not yet in the registry is found later by its pthread_t */
 	if (wait_begin(s, (void *)t, REG_JOIN, 0, target, site)) {
 		wait_end(s);
-		return EDEADLK;
+		return victim_fails(s);
 	}
 	if (!breakable()) {
 		rc = real_join(t, ret);
@@ -1256,7 +1270,7 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 			struct timespec until = poll_deadline(slices);
 
 			if (slice_must_fail(s, &slices)) {
-				rc = EDEADLK;
+				rc = victim_fails(s);
 				break;
 			}
 			rc = real_clockjoin(t, ret, CLOCK_MONOTONIC, &until);
@@ -1363,7 +1377,7 @@ EXPORT int pydeadlock_wait_begin(const void *obj, int flags)
 
 	if (s && wait_begin(s, obj, REG_CUSTOM, flags & 1 ? REG_WAIT_TIMED : 0, 0,
 			    SITE()))
-		return EDEADLK;
+		return victim_fails(s);
 	return 0;
 }
 

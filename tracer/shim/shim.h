@@ -55,15 +55,18 @@ static inline bool shim_broken(struct registry_slot *s)
  * (why) to be raised when CPython, seeing EINTR, runs its pending calls.
  * False when this interpreter cannot be made to raise in this thread.
  */
-bool shim_python_fail_wait(const char *why);
+bool shim_python_fail_wait(const char *why, const void *sem);
 /* Find the interpreter, once, at start-up (no dlsym later). */
 void shim_python_init(void);
 /* Can a Python lock wait of thread tid be failed?  (A static build: its
  * main thread, and the others where pthread_self() reaches us.) */
 bool shim_python_can_fail(pid_t tid);
-/* The calling thread begins a wait: a raise it asked for and did not
- * get (its caller waits again instead) is dropped. */
-void shim_python_wait_begins(void);
+/* The calling thread blocks on semaphore sem: when its wait on sem was
+ * failed and its caller (PyThread_acquire_lock without intr_flag) waits
+ * again instead of raising, the raise is dropped. */
+void shim_python_wait_begins(const void *sem);
+/* A victim's failure reached the program (DeadlockError raised). */
+void shim_break_delivered(void);
 /*
  * 3.13.1+: is this semaphore wait of the calling thread the one that
  * _PyParkingLot_Park sleeps in (the semaphore of its wait entry, right

@@ -304,6 +304,7 @@ bool shim_python_gil(struct registry_gil *gil)
  * thread, and lock.acquire() / `with lock:` raises it at its line.
  */
 static TLS int python_victim;	/* this thread's lock wait was failed */
+static TLS const void *failed_sem;	/* ... that semaphore's */
 static TLS char python_victim_why[192];
 
 typedef void *pyobj;
@@ -364,6 +365,7 @@ static int raise_deadlock_error(const char *why)
 		cls = made ? made : *a.runtime_error;
 	}
 	a.set_string(cls, why);
+	shim_break_delivered();
 	return -1;
 }
 
@@ -402,6 +404,7 @@ static int pending_raise(void *arg)
 		return 0;
 	}
 	pretend_main = false;
+	failed_sem = NULL;
 	atomic_store(&static_victim, 0);
 	return raise_deadlock_error(python_victim_why);
 }
@@ -424,12 +427,19 @@ static bool pretend_route(void)
 	return ok;
 }
 
-/* The calling thread waits again, or otherwise: no more pretending. */
-void shim_python_wait_begins(void)
+/* The calling thread blocks on sem: if that is the semaphore whose wait
+ * failed, its caller retried without running pending calls, and the
+ * raise it asked for is not coming.  (Other semaphores, such as the lock
+ * of the pending calls' queue, come between a failure and its raise.) */
+void shim_python_wait_begins(const void *sem)
 {
 	pid_t me;
 
-	if (__builtin_expect(!pretend_main, 1))
+	if (__builtin_expect(sem != failed_sem, 1))
+		return;
+	failed_sem = NULL;
+	python_victim = 0;
+	if (!pretend_main)
 		return;
 	pretend_main = false;
 	me = (pid_t)syscall(SYS_gettid);
@@ -477,7 +487,7 @@ bool shim_python_can_fail(pid_t tid)
 	       pretend_route();
 }
 
-bool shim_python_fail_wait(const char *why)
+bool shim_python_fail_wait(const char *why, const void *sem)
 {
 	struct python_api a;
 
@@ -486,6 +496,7 @@ bool shim_python_fail_wait(const char *why)
 	pid_t me = (pid_t)syscall(SYS_gettid), none = 0;
 
 	snprintf(python_victim_why, sizeof(python_victim_why), "%s", why);
+	failed_sem = sem;
 	if (pending_calls_interposable()) {
 		python_victim = 1;
 		return true;
