@@ -810,6 +810,7 @@ int supervise(const struct run_options *o)
 
 	if (prepare_environment(o) < 0)
 		return EXIT_USAGE;
+	report_text_style(report_colour_for(2), o->quiet);	/* reports: stderr */
 	if (o->json)
 		unlink(o->json);	/* present afterwards only if something was found */
 	supervisor_sigset(&set);

@@ -22,6 +22,7 @@ struct run_options {
 	const char *json;		/* --json-report=FILE, or NULL */
 	bool abort_on_uncaught;		/* Python: an uncaught exception ends it */
 	int potential_after_ms;		/* a potential deadlock still this long: say so */
+	bool quiet;			/* reports without the stacks */
 	char *const *argv;		/* the program and its arguments */
 };
 

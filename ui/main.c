@@ -14,7 +14,7 @@
 #include "ui/run.h"
 
 static const char usage_text[] =
-	"Usage: pydeadlock attach [--json] [--stats] [--break] [--no-children] PID\n"
+	"Usage: pydeadlock attach [--json] [--quiet] [--stats] [--break] [--no-children] PID\n"
 	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] -- CMD [ARG...]\n"
@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"        could end), and let the processes go on as they were.\n"
 	"        --no-children  only PID, not the processes below it\n"
 	"        --json   print the report as one JSON object\n"
+	"        --quiet  the verdict and the deadlocks only, no stacks\n"
 	"        --stats  print how long the process was stopped (stderr)\n"
 	"        --break  fail one wait of the deadlock found, in a process run\n"
 	"                 under 'pydeadlock run --on-deadlock=report' (or break)\n"
@@ -39,7 +40,10 @@ static const char usage_text[] =
 	"        (on stderr), then ends the program with status 86 (abort, the\n"
 	"        default), leaves it hung for inspection (report), or fails one\n"
 	"        thread's wait (break): EDEADLK in C, pydeadlock.DeadlockError\n"
-	"        in Python, at the line that waited.\n"
+	"        in Python, at the line that waited.  --quiet: reports without\n"
+	"        the thread-by-thread stacks.\n"
+	"\n"
+	"Reports are in colour on a terminal, unless NO_COLOR is set.\n"
 	"\n"
 	"Exit status of attach: 0 no deadlock, 1 deadlock found, 2 usage or\n"
 	"attach error.  Of run: the program's own, 86 when it was ended because\n"
@@ -69,10 +73,12 @@ static int cmd_attach(int argc, char **argv)
 		{ "json-to", required_argument, NULL, 'J' },
 		{ "snapshot-fd", required_argument, NULL, 'S' },
 		{ "no-children", no_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false, stats = false, do_break = false, children = true;
+	bool quiet = false;
 	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
@@ -104,6 +110,9 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'n':
 			children = false;
+			break;
+		case 'q':
+			quiet = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -138,6 +147,7 @@ static int cmd_attach(int argc, char **argv)
 		model_free(&pm);
 		return EXIT_USAGE;
 	}
+	report_text_style(report_colour_for(1), quiet);
 	if (json)
 		report_json(stdout, &pm);
 	else

@@ -1,8 +1,33 @@
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ui/report.h"
+
+static bool style_colour, style_quiet;
+
+void report_text_style(bool colour, bool quiet)
+{
+	style_colour = colour;
+	style_quiet = quiet;
+}
+
+bool report_colour_for(int fd)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(fd) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+}
+
+/* An ANSI colour around what follows, when colour is on; "" otherwise. */
+#define COLOUR(code) (style_colour ? "\033[" code "m" : "")
+#define RED COLOUR("1;31")
+#define YELLOW COLOUR("1;33")
+#define GREEN COLOUR("32")
+#define BOLD COLOUR("1")
+#define PLAIN COLOUR("0")
 
 static const char *or_unknown(const char *s)
 {
@@ -173,7 +198,8 @@ static void print_python(FILE *out, const struct process_model *pm)
 static void print_thread(FILE *out, const struct process_model *pm,
 			 const struct thread_model *t)
 {
-	fprintf(out, "Thread %d \"%s\"", t->tid, t->name ? t->name : "");
+	fprintf(out, "%sThread %d \"%s\"%s", BOLD, t->tid, t->name ? t->name : "",
+		PLAIN);
 	if (t->comm && t->name && strcmp(t->comm, t->name))
 		fprintf(out, " [%s]", t->comm);
 	if (pm->n_procs > 1)
@@ -247,14 +273,14 @@ static void print_deadlocks(FILE *out, const struct process_model *pm,
 		const struct deadlock *dl = &list[d];
 
 		if (potential)
-			fprintf(out, "\nPotential deadlock %d: %s of %d thread%s, unless: %s\n",
-				d + 1, deadlock_kind_name(dl->kind), dl->n_tids,
-				dl->n_tids == 1 ? "" : "s",
+			fprintf(out, "\n%sPotential deadlock %d: %s of %d thread%s%s, unless: %s\n",
+				YELLOW, d + 1, deadlock_kind_name(dl->kind),
+				dl->n_tids, dl->n_tids == 1 ? "" : "s", PLAIN,
 				dl->why ? dl->why : "something outside ends it");
 		else
-			fprintf(out, "\nDeadlock %d: %s of %d thread%s:\n", d + 1,
-				deadlock_kind_name(dl->kind), dl->n_tids,
-				dl->n_tids == 1 ? "" : "s");
+			fprintf(out, "\n%sDeadlock %d: %s of %d thread%s:%s\n", RED,
+				d + 1, deadlock_kind_name(dl->kind), dl->n_tids,
+				dl->n_tids == 1 ? "" : "s", PLAIN);
 		for (int k = 0; k < dl->n_tids; k++)
 			print_deadlock_thread(out, pm, dl->tids[k]);
 	}
@@ -267,20 +293,22 @@ void report_text(FILE *out, const struct process_model *pm)
 	if (pm->n_deadlocks) {
 		const struct deadlock *d = &pm->deadlocks[0];
 
-		fprintf(out, "pydeadlock: deadlock in process %d (%s): ", pm->pid, comm);
+		fprintf(out, "%spydeadlock: deadlock in process %d (%s): ", RED,
+			pm->pid, comm);
 		if (pm->n_procs > 1)
 			fprintf(out, "(a program of %d processes) ", pm->n_procs);
 		if (pm->n_deadlocks > 1)
-			fprintf(out, "%d deadlocks\n", pm->n_deadlocks);
+			fprintf(out, "%d deadlocks%s\n", pm->n_deadlocks, PLAIN);
 		else
-			fprintf(out, "%s of %d thread%s\n", deadlock_kind_name(d->kind),
-				d->n_tids, d->n_tids == 1 ? "" : "s");
+			fprintf(out, "%s of %d thread%s%s\n", deadlock_kind_name(d->kind),
+				d->n_tids, d->n_tids == 1 ? "" : "s", PLAIN);
 	} else if (pm->n_potential) {
-		fprintf(out, "pydeadlock: no certain deadlock in process %d (%s), %d potential\n",
-			pm->pid, comm, pm->n_potential);
+		fprintf(out, "%spydeadlock: no certain deadlock in process %d (%s), %d potential%s\n",
+			YELLOW, pm->pid, comm, pm->n_potential, PLAIN);
 	} else {
-		fprintf(out, "pydeadlock: no deadlock in process %d (%s), %d thread%s\n",
-			pm->pid, comm, pm->n_threads, pm->n_threads == 1 ? "" : "s");
+		fprintf(out, "%spydeadlock: no deadlock in process %d (%s), %d thread%s%s\n",
+			GREEN, pm->pid, comm, pm->n_threads,
+			pm->n_threads == 1 ? "" : "s", PLAIN);
 	}
 	if (pm->python_version)
 		print_python(out, pm);
@@ -289,6 +317,8 @@ void report_text(FILE *out, const struct process_model *pm)
 	print_deadlocks(out, pm, pm->deadlocks, pm->n_deadlocks, false);
 	print_deadlocks(out, pm, pm->potential, pm->n_potential, true);
 	fprintf(out, "\n");
+	if (style_quiet)
+		return;
 	for (int i = 0; i < pm->n_threads; i++) {
 		print_thread(out, pm, &pm->threads[i]);
 		fputc('\n', out);

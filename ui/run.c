@@ -18,7 +18,7 @@ static const char run_usage[] =
 	"Usage: pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] [--abort-on-uncaught]\n"
-	"                      [--potential-after=SECONDS] -- CMD [ARG...]\n";
+	"                      [--potential-after=SECONDS] [--quiet] -- CMD [ARG...]\n";
 
 /* SECONDS as a whole number of milliseconds, or -1. */
 static int parse_seconds(const char *arg)
@@ -39,6 +39,7 @@ int cmd_run(int argc, char **argv)
 		{ "victim", required_argument, NULL, 'v' },
 		{ "abort-on-uncaught", no_argument, NULL, 'u' },
 		{ "potential-after", required_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -71,6 +72,9 @@ int cmd_run(int argc, char **argv)
 					  optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'q':
+			o.quiet = true;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
