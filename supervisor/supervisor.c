@@ -108,8 +108,33 @@ static int find_shim(const char *exe, char *out, size_t size)
 		     exe, SHIM_NAME) < (int)size &&
 	    access(out, R_OK) == 0)
 		return 0;
+	/* an install moved as a whole (a virtual environment's pip install):
+	 * PREFIX/bin/pydeadlock beside PREFIX/lib/pydeadlock */
+	if (slash &&
+	    snprintf(out, size, "%.*s/../lib/pydeadlock/%s", (int)(slash - exe),
+		     exe, SHIM_NAME) < (int)size &&
+	    access(out, R_OK) == 0)
+		return 0;
 	snprintf(out, size, "%s/%s", PYDEADLOCK_PKGLIBDIR, SHIM_NAME);
 	return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/* The folder of the pydeadlock package the program imports: the source
+ * tree's for a build tree's shim, PREFIX/share/pydeadlock/python beside
+ * an installed one (wherever the install was moved), or the configured. */
+static void find_python_dir(const char *shim, char *out, size_t size)
+{
+	const char *lib = strstr(shim, "/lib/pydeadlock/");
+
+	if (strstr(shim, "/.libs/")) {
+		snprintf(out, size, "%s/python", PYDEADLOCK_SRCDIR);
+		return;
+	}
+	if (lib && snprintf(out, size, "%.*s/share/pydeadlock/python",
+			    (int)(lib - shim), shim) < (int)size &&
+	    access(out, R_OK) == 0)
+		return;
+	snprintf(out, size, "%s/python", PYDEADLOCK_PKGDATADIR);
 }
 
 static int setenv_checked(const char *name, const char *value)
@@ -142,8 +167,7 @@ static int prepare_environment(const struct run_options *o)
 			  SHIM_NAME);
 		return -1;
 	}
-	snprintf(pydir, sizeof(pydir), "%s/python",
-		 strstr(shim, "/.libs/") ? PYDEADLOCK_SRCDIR : PYDEADLOCK_PKGDATADIR);
+	find_python_dir(shim, pydir, sizeof(pydir));
 	/* --abort-on-uncaught: the sitecustomize that sets it up, first */
 	if (o->abort_on_uncaught)
 		snprintf(site, sizeof(site), "%s/uncaught:%s", pydir, pydir);
