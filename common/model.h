@@ -195,6 +195,10 @@ struct process_info {
 	enum python_build python_build;
 	/* signals whose handler may end a wait of the process (bit sig-1) */
 	uint64_t wake_signals;
+	/* ... a wait on a Python object: only Python's handlers can touch one
+	 * (a C handler, readline's SIGWINCH say, cannot release a Lock); the
+	 * same as wake_signals where Python's table could not be read */
+	uint64_t python_wake_signals;
 	bool from_registry;	/* owners read from the shim's registry */
 	pid_t fork_parent;	/* forked from this process (registry), 0 */
 	bool reporting;		/* its shim is reporting a deadlock itself */

@@ -188,6 +188,9 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	if (t->pv.signals_known &&
 	    !(t->pv.custom_signals & (1ull << (SIGINT - 1))))
 		proc->wake_signals &= ~(1ull << (SIGINT - 1));
+	proc->python_wake_signals = t->pv.signals_known
+				    ? proc->wake_signals & t->pv.custom_signals
+				    : proc->wake_signals;
 	if (t->pv.why)
 		proc->python_why = xstrdup(t->pv.why);
 	if (t->ps.stopped_ns > pm->stopped_ns)

@@ -581,12 +581,16 @@ void program_view_apply(struct process_model *pm, bool look_outside)
 		 * an owned wait (raise out of it, longjmp).  Python runs its
 		 * handlers in the main thread only.
 		 */
-		if (t->wait.kind != WAIT_NONE && pm->procs[proc].wake_signals &&
+		uint64_t wake = t->wait.pytype && pm->procs[proc].python
+				? pm->procs[proc].python_wake_signals
+				: pm->procs[proc].wake_signals;
+
+		if (t->wait.kind != WAIT_NONE && wake &&
 		    (!t->wait.owned || !pm->procs[proc].python ||
 		     t->tid == t->pid)) {
 			char sigs[128];
 
-			signal_list(pm->procs[proc].wake_signals, sigs, sizeof(sigs));
+			signal_list(wake, sigs, sizeof(sigs));
 			set_external(&t->wait, "process %d handles %s: a handler may end it",
 				     (int)t->pid, sigs);
 		}
