@@ -530,8 +530,8 @@ static uint64_t deadlock_key(const struct process_model *pm,
 }
 
 /* Under break, a deadlock on the objects of one reported before (a
- * program that backs off and retries) is told in one line, not again in
- * full.  True when pm's is such a one. */
+ * program that backs off and retries) is told by its break's line alone,
+ * not again in full.  True when pm's is such a one. */
 static bool reported_before(struct sup *s, const struct process_model *pm)
 {
 	uint64_t key = deadlock_key(pm, &pm->deadlocks[0]);
@@ -546,7 +546,7 @@ static bool reported_before(struct sup *s, const struct process_model *pm)
 
 /* One line for a break: the victim, what it waited for, and where. */
 static void say_break(struct sup *s, const struct process_model *pm,
-		      pid_t victim, const char *policy)
+		      pid_t victim, const char *policy, bool again)
 {
 	const struct thread_model *t = model_thread((struct process_model *)pm, victim);
 	const struct wait_info *w = t ? &t->wait : NULL;
@@ -554,7 +554,8 @@ static void say_break(struct sup *s, const struct process_model *pm,
 	struct victim_count *v = NULL;
 
 	if (w)
-		error_msg("breaking it: thread %d \"%s\" fails its wait for %s 0x%llx%s%s%s at %s:%d (victim: %s)",
+		error_msg("breaking %s: thread %d \"%s\" fails its wait for %s 0x%llx%s%s%s at %s:%d (victim: %s)",
+			  again ? "the same deadlock again" : "it",
 			  (int)victim, t->name ? t->name : "",
 			  wait_kind_name(w->kind), (unsigned long long)w->id,
 			  w->pytype ? " (" : "", w->pytype ? w->pytype : "",
@@ -604,9 +605,9 @@ static void act_on(struct sup *s, struct process_model *pm)
 {
 	char err[512];
 
-	if (s->o->policy == RUN_BREAK && reported_before(s, pm))
-		error_msg("deadlock on the same objects as one reported before: not reported again");
-	else
+	bool again = s->o->policy == RUN_BREAK && reported_before(s, pm);
+
+	if (!again)	/* one already reported: its break's line says so */
 		report(s, pm);
 	if (s->o->policy == RUN_ABORT) {
 		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
@@ -617,7 +618,7 @@ static void act_on(struct sup *s, struct process_model *pm)
 						     err, sizeof(err));
 
 		if (victim > 0)
-			say_break(s, pm, victim, registry_victim_names[v]);
+			say_break(s, pm, victim, registry_victim_names[v], again);
 		else {
 			char why[700];
 
