@@ -41,6 +41,18 @@ repro_wait_lines() {
 				n = split($1, p, "/"); print p[n] ":" $2 }'
 }
 
+# repro_lines_named NAME REPORT: sets seen to how many of NAME's marked
+# waiting lines REPORT names ("waiting at FILE:LINE in"), and marked to
+# them; false when it has marked lines and names none
+repro_lines_named() {
+	marked=$(repro_wait_lines "$1")
+	seen=0
+	for at in $marked; do
+		grep -q "waiting at .*$at in " "$2" && seen=$((seen + 1))
+	done
+	[ -z "$marked" ] || [ "$seen" -gt 0 ]
+}
+
 # in_parallel SCRIPT LIST: sh SCRIPT on each line of LIST (its words are
 # the arguments), JOBS at once; each prints "ok ..." or "FAIL: ..."; fails
 # when one failed, after printing every result

@@ -39,12 +39,7 @@ if [ "$kind" = deadlock ]; then
 	[ "$RC" = 86 ] || { echo "FAIL: $what: under run, status $RC: $(grep '^pydeadlock' "$WORK/run.err" | head -3)"; exit 0; }
 	grep -q '^pydeadlock: deadlock in process [0-9]* (' "$WORK/run.err" ||
 		{ echo "FAIL: $what: no report: $(head -c 600 "$WORK/run.err")"; exit 0; }
-	marked=$(repro_wait_lines "$name")
-	seen=0
-	for at in $marked; do
-		grep -q "waiting at .*$at in " "$WORK/run.err" && seen=$((seen + 1))
-	done
-	[ -z "$marked" ] || [ "$seen" -gt 0 ] ||
+	repro_lines_named "$name" "$WORK/run.err" ||
 		{ echo "FAIL: $what: the report names none of the waiting lines ($marked)"; exit 0; }
 	# break: a wait fails and the program goes on, or run says why it
 	# cannot; never a hang
@@ -72,12 +67,7 @@ elif [ "$kind" = potential ]; then
 		{ echo "FAIL: $what: no potential report: $(head -c 600 "$WORK/run.err")"; exit 0; }
 	grep -q '^pydeadlock: deadlock' "$WORK/run.err" &&
 		{ echo "FAIL: $what: called certain: $(grep '^pydeadlock' "$WORK/run.err" | head -3)"; exit 0; }
-	marked=$(repro_wait_lines "$name")
-	seen=0
-	for at in $marked; do
-		grep -q "waiting at .*$at in " "$WORK/run.err" && seen=$((seen + 1))
-	done
-	[ -z "$marked" ] || [ "$seen" -gt 0 ] ||
+	repro_lines_named "$name" "$WORK/run.err" ||
 		{ echo "FAIL: $what: the report names none of the waiting lines ($marked)"; exit 0; }
 	echo "ok $what: potential, $seen of the marked lines named, left running"
 else
