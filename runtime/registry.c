@@ -551,3 +551,35 @@ bool registry_all_waiting(const struct registry *r,
 	}
 	return true;
 }
+
+/*
+ * Squeeze the holes out of a full held list, keeping the order.  Another
+ * thread forgetting an entry meanwhile sees compactions odd and looks
+ * again once it is even.  Returns the new count.
+ */
+uint32_t registry_held_compact(struct registry_slot *s, uint32_t n)
+{
+	uint32_t k = 0;
+
+	atomic_fetch_add(&s->compactions, 1);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = atomic_load(&s->held[i].addr);
+
+		if (!a)
+			continue;
+		if (i != k) {
+			s->held[k].site = s->held[i].site;
+			s->held[k].py_code = s->held[i].py_code;
+			s->held[k].py_lasti = s->held[i].py_lasti;
+			s->held[k].kind = s->held[i].kind;
+			s->held[k].flags = s->held[i].flags;
+			atomic_store(&s->held[k].addr, a);
+			atomic_store(&s->held[i].addr, 0);
+		}
+		k++;
+	}
+	atomic_store(&s->n_held, k);
+	atomic_fetch_add(&s->compactions, 1);
+	atomic_fetch_add(&s->gen, 1);
+	return k;
+}

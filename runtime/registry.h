@@ -197,6 +197,92 @@ struct registry_slot *registry_slot_of(const struct registry *r, pid_t tid);
 void registry_forget(struct registry *r, struct registry_slot *me,
 		     uint64_t addr);
 
+/*
+ * The writers of a slot's held list, for its own thread only (the shim;
+ * and the unit tests, which race registry_forget against them).
+ * registry_held_claim gives the entry to fill for a new acquisition,
+ * squeezing the holes out of a full list first (registry_held_compact),
+ * or NULL when it is still full (the slot is marked truncated);
+ * registry_held_publish then makes it visible.  registry_held_drop
+ * forgets the topmost entry of addr: it becomes a hole (entries never
+ * move here, so a forget from another thread cannot miss one), and the
+ * holes at the top go.  False when the thread did not hold addr.
+ */
+uint32_t registry_held_compact(struct registry_slot *s, uint32_t n);
+
+static inline struct registry_held *registry_held_claim(struct registry_slot *s,
+							uint32_t *n)
+{
+	*n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+	if (__builtin_expect(*n == REGISTRY_MAX_HELD, 0)) {
+		*n = registry_held_compact(s, *n);
+		if (*n == REGISTRY_MAX_HELD) {
+			s->held_truncated = 1;
+			return NULL;
+		}
+	}
+	return &s->held[*n];
+}
+
+static inline void registry_held_publish(struct registry_slot *s,
+					 struct registry_held *h, uint64_t addr,
+					 uint32_t n)
+{
+	atomic_store_explicit(&h->addr, addr, memory_order_relaxed);
+	/* release: a walker that sees the count sees the entry */
+	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
+}
+
+static inline bool registry_held_drop(struct registry_slot *s, uint64_t addr)
+{
+	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
+
+	for (uint32_t i = n; i-- > 0;) {
+		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) != addr)
+			continue;
+		atomic_store_explicit(&s->held[i].addr, 0, memory_order_relaxed);
+		while (n && !atomic_load_explicit(&s->held[n - 1].addr,
+						  memory_order_relaxed))
+			n--;
+		atomic_store_explicit(&s->n_held, n, memory_order_release);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The deadlocks already told in full, each known by the objects its
+ * threads wait on (a program that retries after a break meets the same
+ * one again): the shim's, and the supervisor's.  A key starts at 0 and
+ * takes each object with registry_key_add, in any order.
+ */
+#define REGISTRY_SEEN_MAX 64	/* remembered; later ones are told in full */
+
+struct registry_seen {
+	uint64_t keys[REGISTRY_SEEN_MAX];
+	unsigned n;
+};
+
+static inline uint64_t registry_key_add(uint64_t key, uint64_t addr)
+{
+	return key + ((addr ^ (addr >> 29)) * 0x9e3779b97f4a7c15ull | 1);
+}
+
+static inline bool registry_seen_has(const struct registry_seen *seen,
+				     uint64_t key)
+{
+	for (unsigned i = 0; i < seen->n; i++)
+		if (seen->keys[i] == key)
+			return true;
+	return false;
+}
+
+static inline void registry_seen_add(struct registry_seen *seen, uint64_t key)
+{
+	if (seen->n < REGISTRY_SEEN_MAX && !registry_seen_has(seen, key))
+		seen->keys[seen->n++] = key;
+}
+
 /* The holder of addr (the TID), or 0; its slot and entry if not NULL. */
 pid_t registry_owner(const struct registry *r, uint64_t addr,
 		     const struct registry_slot **slot,

@@ -656,79 +656,24 @@ START_TEST(test_forget_orphans)
 END_TEST
 
 /*
- * The shim's writers of a held list, copied from tracer/shim/shim.c
- * (held_compact, held_push, held_pop) statement for statement, minus the
- * signal guard (in_shim), the progress count and the Python site:
- * registry_forget is tested against them.  Keep them in step with shim.c.
+ * The shim's held_push: the runtime's writers, which it calls, minus its
+ * signal guard, progress count and Python site.  registry_forget is
+ * tested against them (and registry_held_drop, held_pop's own).
  */
-static uint32_t shim_held_compact(struct registry_slot *s, uint32_t n)
-{
-	uint32_t k = 0;
-
-	atomic_fetch_add(&s->compactions, 1);
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = atomic_load(&s->held[i].addr);
-
-		if (!a)
-			continue;
-		if (i != k) {
-			s->held[k].site = s->held[i].site;
-			s->held[k].py_code = s->held[i].py_code;
-			s->held[k].py_lasti = s->held[i].py_lasti;
-			s->held[k].kind = s->held[i].kind;
-			s->held[k].flags = s->held[i].flags;
-			atomic_store(&s->held[k].addr, a);
-			atomic_store(&s->held[i].addr, 0);
-		}
-		k++;
-	}
-	atomic_store(&s->n_held, k);
-	atomic_fetch_add(&s->compactions, 1);
-	atomic_fetch_add(&s->gen, 1);
-	return k;
-}
-
-/* held_push; false where the shim marks the list truncated */
 static bool shim_held_push(struct registry_slot *s, uint64_t addr,
 			   uint32_t kind, uint32_t flags)
 {
-	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
 	struct registry_held *h;
+	uint32_t n;
 
-	if (n == REGISTRY_MAX_HELD) {
-		n = shim_held_compact(s, n);
-		if (n == REGISTRY_MAX_HELD) {
-			s->held_truncated = 1;
-			return false;
-		}
-	}
-	h = &s->held[n];
+	if (!(h = registry_held_claim(s, &n)))
+		return false;
 	h->site = 0;
 	h->kind = kind;
 	h->flags = flags;
 	h->py_code = 0;
-	atomic_store_explicit(&h->addr, addr, memory_order_relaxed);
-	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
+	registry_held_publish(s, h, addr, n);
 	return true;
-}
-
-static bool shim_held_pop(struct registry_slot *s, uint64_t addr)
-{
-	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
-
-	for (uint32_t i = n; i-- > 0;) {
-		if (atomic_load_explicit(&s->held[i].addr,
-					 memory_order_relaxed) != addr)
-			continue;
-		atomic_store_explicit(&s->held[i].addr, 0,
-				      memory_order_relaxed);
-		while (n && !atomic_load_explicit(&s->held[n - 1].addr,
-						  memory_order_relaxed))
-			n--;
-		atomic_store_explicit(&s->n_held, n, memory_order_release);
-		return true;
-	}
-	return false;
 }
 
 /* The shim's wait_begin and wait_end, as far as the slot goes. */
@@ -974,7 +919,7 @@ START_TEST(test_forget_while_compacting)
 
 			while (!live[i])
 				i = (i + 1) % KEEP_ADDRS;
-			if (!shim_held_pop(fs.owner, KEEP_BASE + i * 16))
+			if (!registry_held_drop(fs.owner, KEEP_BASE + i * 16))
 				stress_fail(&fs, FAULT_KEEP_LOST,
 					    KEEP_BASE + i * 16);
 			live[i] = false;
@@ -1003,7 +948,7 @@ static struct registry_slot *squeezed;
 /* The owner's step: it squeezes the holes out of its list. */
 static void squeeze(int at)
 {
-	shim_held_compact(squeezed, atomic_load(&squeezed->n_held));
+	registry_held_compact(squeezed, atomic_load(&squeezed->n_held));
 }
 
 /*
@@ -1536,7 +1481,7 @@ static void *flipper_run(void *arg)
 
 	while (!atomic_load(&f->stop)) {
 		shim_held_push(f->s, f->x, REG_MUTEX, HELD_OWNED);
-		shim_held_pop(f->s, f->x);
+		registry_held_drop(f->s, f->x);
 		shim_wait_begin(f->s, f->y, REG_MUTEX, 0);
 		shim_wait_end(f->s);
 		atomic_fetch_add(&f->flips, 1);
@@ -1597,7 +1542,7 @@ static void turn(int at)
 		shim_wait_end(turner);
 		shim_held_push(turner, 0x10, REG_MUTEX, HELD_OWNED);
 	} else {
-		shim_held_pop(turner, 0x10);
+		registry_held_drop(turner, 0x10);
 		shim_wait_begin(turner, 0x20, REG_MUTEX, 0);
 	}
 }

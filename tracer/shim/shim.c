@@ -348,46 +348,13 @@ static __attribute__((noinline)) void held_python_site(struct registry_held *h,
 		h->flags |= HELD_WITH;
 }
 
-/*
- * Squeeze the holes out of a full held list, keeping the order.  Another
- * thread forgetting an entry meanwhile sees compactions odd and looks
- * again once it is even.  Returns the new count.
- */
-static __attribute__((noinline)) uint32_t held_compact(struct registry_slot *s,
-							uint32_t n)
-{
-	uint32_t k = 0;
-
-	atomic_fetch_add(&s->compactions, 1);
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t a = atomic_load(&s->held[i].addr);
-
-		if (!a)
-			continue;
-		if (i != k) {
-			s->held[k].site = s->held[i].site;
-			s->held[k].py_code = s->held[i].py_code;
-			s->held[k].py_lasti = s->held[i].py_lasti;
-			s->held[k].kind = s->held[i].kind;
-			s->held[k].flags = s->held[i].flags;
-			atomic_store(&s->held[k].addr, a);
-			atomic_store(&s->held[i].addr, 0);
-		}
-		k++;
-	}
-	atomic_store(&s->n_held, k);
-	atomic_fetch_add(&s->compactions, 1);
-	atomic_fetch_add(&s->gen, 1);
-	return k;
-}
-
 /* Record an acquisition (a recursive one is an entry of its own). */
 static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		      uint32_t flags, uint64_t site)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
-	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
 	struct registry_held *h;
+	uint32_t n;
 
 	/*
 	 * No search for an earlier entry of a recursive mutex: a second entry
@@ -396,16 +363,11 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 	 */
 	/* a signal handler that locks while we update passes through */
 	in_shim++;
-	if (__builtin_expect(n == REGISTRY_MAX_HELD, 0)) {
-		n = held_compact(s, n);
-		if (n == REGISTRY_MAX_HELD) {
-			s->held_truncated = 1;
-			in_shim--;
-			return;
-		}
+	if (__builtin_expect(!(h = registry_held_claim(s, &n)), 0)) {
+		in_shim--;
+		return;
 	}
 	s->acquired++;		/* this thread's own count: progress */
-	h = &s->held[n];
 	h->site = site;
 	h->kind = kind;
 	h->flags = flags;
@@ -413,35 +375,18 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		held_python_site(h, addr);
 	else
 		h->py_code = 0;
-	atomic_store_explicit(&h->addr, addr, memory_order_relaxed);
-	/* release: a walker that sees the count sees the entry */
-	atomic_store_explicit(&s->n_held, n + 1, memory_order_release);
+	registry_held_publish(s, h, addr, n);
 	in_shim--;
 }
 
-/*
- * Forget the topmost acquisition of obj; false when this thread did not
- * hold it.  The entry becomes a hole (entries never move here, so a
- * forget from another thread cannot miss one); holes at the top go.
- */
+/* Forget the topmost acquisition of obj; false when this thread did not
+ * hold it. */
 static bool held_pop(struct registry_slot *s, const void *obj)
 {
-	uint64_t addr = (uint64_t)(uintptr_t)obj;
-	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
-	bool found = false;
+	bool found;
 
 	in_shim++;	/* a signal handler that locks now passes through */
-	for (uint32_t i = n; i-- > 0;) {
-		if (atomic_load_explicit(&s->held[i].addr, memory_order_relaxed) != addr)
-			continue;
-		atomic_store_explicit(&s->held[i].addr, 0, memory_order_relaxed);
-		while (n && !atomic_load_explicit(&s->held[n - 1].addr,
-						  memory_order_relaxed))
-			n--;
-		atomic_store_explicit(&s->n_held, n, memory_order_release);
-		found = true;
-		break;
-	}
+	found = registry_held_drop(s, (uint64_t)(uintptr_t)obj);
 	in_shim--;
 	return found;
 }
