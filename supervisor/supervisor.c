@@ -40,7 +40,6 @@
 #define LOOK_CONFIRM_MS 10	/* ... but a deadlock seen is looked at again soon:
 				 * still then, nobody of it ran in between */
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
-#define REPORTED_MAX 64		/* distinct deadlocks reported in full */
 #define VICTIMS_MAX 32		/* victims named in the summary */
 #define NUDGE_LOOKS 3		/* a nudge: a look now, and again if need be */
 #define PARKED_FIRST_SHARE 4	/* parked waits still for 1/4 of --potential-after
@@ -76,8 +75,7 @@ struct sup {
 				 * shim asked for */
 	/* under break: the deadlocks reported in full (their waits' objects),
 	 * and the victims, for the summary at the end */
-	uint64_t reported[REPORTED_MAX];
-	int n_reported;
+	struct registry_seen reported;
 	struct victim_count {
 		pid_t tid;
 		char *name;
@@ -522,9 +520,8 @@ static uint64_t deadlock_key(const struct process_model *pm,
 	for (int i = 0; i < d->n_tids; i++) {
 		const struct thread_model *t =
 			model_thread((struct process_model *)pm, d->tids[i]);
-		uint64_t h = t ? t->wait.id * 0x9e3779b97f4a7c15ull : 0;
 
-		key += h ^ (h >> 29);	/* a sum: the same in any order */
+		key = registry_key_add(key, t ? t->wait.id : 0);
 	}
 	return key;
 }
@@ -536,11 +533,9 @@ static bool reported_before(struct sup *s, const struct process_model *pm)
 {
 	uint64_t key = deadlock_key(pm, &pm->deadlocks[0]);
 
-	for (int i = 0; i < s->n_reported; i++)
-		if (s->reported[i] == key)
-			return true;
-	if (s->n_reported < REPORTED_MAX)
-		s->reported[s->n_reported++] = key;
+	if (registry_seen_has(&s->reported, key))
+		return true;
+	registry_seen_add(&s->reported, key);
 	return false;
 }
 

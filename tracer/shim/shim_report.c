@@ -450,45 +450,27 @@ static bool cycle_confirmed(struct registry *r, const pid_t *tids, int n)
 	return true;
 }
 
-#define REPORTED_MAX 64	/* deadlocks told in full, by their objects */
-
-/* The objects a cycle waits on, as one number: the same deadlock again
- * (a program that retries after a break) gives the same. */
+/* The objects a cycle waits on, as one key: the same deadlock again (a
+ * program that retries after a break) gives the same, whichever thread
+ * closed it. */
 static uint64_t cycle_key(struct registry *r, const pid_t *tids, int n)
 {
 	uint64_t key = 0;
 
 	for (int i = 0; i < n; i++) {
 		const struct registry_slot *s = registry_slot_of(r, tids[i]);
-		uint64_t a = s ? atomic_load(&s->wait_addr) : 0;
 
-		/* the same sum whichever thread closed it */
-		key += (a ^ (a >> 29)) * 0x9e3779b97f4a7c15ull;
+		key = registry_key_add(key, s ? atomic_load(&s->wait_addr) : 0);
 	}
-	return key | 1;
+	return key;
 }
 
 /*
  * Deadlocks told in full and proved, under break: a program that backs
  * off and retries may form one thousands of times; each is broken, in
- * one line after the first.  The first REPORTED_MAX are remembered.
+ * one line after the first.
  */
-static uint64_t told[REPORTED_MAX];
-static unsigned n_told;
-
-static bool told_before(uint64_t key)
-{
-	for (unsigned i = 0; i < n_told; i++)
-		if (told[i] == key)
-			return true;
-	return false;
-}
-
-static void tell_once(uint64_t key)
-{
-	if (n_told < REPORTED_MAX && !told_before(key))
-		told[n_told++] = key;
-}
+static struct registry_seen told;
 
 bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 {
@@ -528,7 +510,7 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 	write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
 	/* a repeat of one the full view proved: not told again (a report
 	 * stops the program for milliseconds) */
-	if (policy == POLICY_BREAK && told_before(key)) {
+	if (policy == POLICY_BREAK && registry_seen_has(&told, key)) {
 		for (int i = 0; i < n; i++) {
 			struct registry_slot *s = registry_slot_of(r, tids[i]);
 
@@ -555,12 +537,12 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 	case ANSWER_PROVED:
 		if (policy == POLICY_ABORT)
 			_exit(EXIT_DEADLOCK);	/* the supervisor said so, ends the rest */
-		tell_once(key);
+		registry_seen_add(&told, key);
 		break;
 	case ANSWER_NONE:
 		if (policy == POLICY_ABORT)
 			end_program("a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
-		tell_once(key);
+		registry_seen_add(&told, key);
 		break;
 	}
 	if (policy == POLICY_REPORT)
