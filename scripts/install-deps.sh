@@ -4,10 +4,11 @@
 set -eu
 
 # libpython3.11-testsuite: CPython's own tests for Debian's python3.11,
-# run plainly and under the tool by tests/cpython
+# run plainly and under the tool by tests/cpython; graphviz: its dot draws
+# --graph's pictures (optional at run time, tested)
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libunwind-dev libdw-dev libelf-dev check elfutils python3 libc6-dbg \
-libpython3.11-testsuite"
+libpython3.11-testsuite graphviz"
 
 missing=""
 for p in $PACKAGES; do

@@ -183,7 +183,8 @@ static int prepare_environment(const struct run_options *o)
 	    setenv_checked("PYDEADLOCK_BIN", exe) ||
 	    setenv_checked("PYDEADLOCK_ON_DEADLOCK", o->policy_name) ||
 	    setenv_checked("PYDEADLOCK_SUPERVISOR", supervisor) ||
-	    (o->json && setenv_checked("PYDEADLOCK_JSON_REPORT", o->json)))
+	    (o->json && setenv_checked("PYDEADLOCK_JSON_REPORT", o->json)) ||
+	    (o->graph && setenv_checked("PYDEADLOCK_GRAPH", o->graph)))
 		return -1;
 	return 0;
 }
@@ -280,6 +281,8 @@ static void report(struct sup *s, const struct process_model *pm)
 	}
 	if (s->o->json)
 		report_json_to(s->o->json, pm);
+	if (s->o->graph)
+		report_graph_to(s->o->graph, pm);
 }
 
 static void end_program(struct sup *s, const char *why)
@@ -833,6 +836,8 @@ int supervise(const struct run_options *o)
 	report_text_style(report_colour_for(2), o->quiet);	/* reports: stderr */
 	if (o->json)
 		unlink(o->json);	/* present afterwards only if something was found */
+	if (o->graph)
+		unlink(o->graph);
 	supervisor_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

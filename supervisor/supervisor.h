@@ -20,6 +20,7 @@ struct run_options {
 	const char *policy_name;	/* as given: "abort", "report", "break" */
 	const char *victim;		/* newest, oldest, fewest-locks */
 	const char *json;		/* --json-report=FILE, or NULL */
+	const char *graph;		/* --graph=FILE, or NULL */
 	bool abort_on_uncaught;		/* Python: an uncaught exception ends it */
 	int potential_after_ms;		/* a potential deadlock still this long: say so */
 	bool quiet;			/* reports without the stacks */

@@ -14,10 +14,11 @@
 #include "ui/run.h"
 
 static const char usage_text[] =
-	"Usage: pydeadlock attach [--json] [--quiet] [--stats] [--break] [--no-children] PID\n"
+	"Usage: pydeadlock attach [--json] [--quiet] [--stats] [--break] [--no-children]\n"
+	"                         [--graph=FILE] PID\n"
 	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
-	"                      [--json-report=FILE] -- CMD [ARG...]\n"
+	"                      [--json-report=FILE] [--graph=FILE] -- CMD [ARG...]\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
 	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"        --json   print the report as one JSON object\n"
 	"        --quiet  the verdict and the deadlocks only, no stacks\n"
 	"        --stats  print how long the process was stopped (stderr)\n"
+	"        --graph=FILE  the wait-for graph as a picture: FILE.svg, .png,\n"
+	"                 .pdf (drawn by Graphviz's dot) or .dot, .gv (its text)\n"
 	"        --break  fail one wait of the deadlock found, in a process run\n"
 	"                 under 'pydeadlock run --on-deadlock=report' (or break)\n"
 	"        --debug  print what pydeadlock is doing (stderr)\n"
@@ -41,7 +44,8 @@ static const char usage_text[] =
 	"        default), leaves it hung for inspection (report), or fails one\n"
 	"        thread's wait (break): EDEADLK in C, pydeadlock.DeadlockError\n"
 	"        in Python, at the line that waited.  --quiet: reports without\n"
-	"        the thread-by-thread stacks.\n"
+	"        the thread-by-thread stacks.  --graph=FILE: the wait-for graph\n"
+	"        of each deadlock found, as for attach.\n"
 	"\n"
 	"Reports are in colour on a terminal, unless NO_COLOR is set.\n"
 	"\n"
@@ -74,12 +78,13 @@ static int cmd_attach(int argc, char **argv)
 		{ "snapshot-fd", required_argument, NULL, 'S' },
 		{ "no-children", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "graph", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false, stats = false, do_break = false, children = true;
 	bool quiet = false;
-	const char *json_to = NULL;
+	const char *json_to = NULL, *graph = NULL;
 	struct process_model pm;
 	struct timespec start;
 	char err[512];
@@ -113,6 +118,13 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'g':
+			graph = optarg;
+			if (report_graph_check(graph, err, sizeof(err)) < 0) {
+				error_msg("attach: %s", err);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -154,6 +166,8 @@ static int cmd_attach(int argc, char **argv)
 		report_text(stdout, &pm);
 	if (json_to)
 		report_json_to(json_to, &pm);
+	if (graph)
+		report_graph_to(graph, &pm);
 	fflush(stdout);
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",

@@ -20,4 +20,15 @@ void report_json(FILE *out, const struct process_model *pm);
 /* The JSON report into the file path; 0, or -1 (said on stderr). */
 int report_json_to(const char *path, const struct process_model *pm);
 
+/*
+ * The wait-for graph: DOT text, or a picture by Graphviz's dot, the
+ * format by the file's name (.dot .gv: the text; .svg .png .pdf: dot's).
+ * report_graph_check says, before anything is run, whether the path can
+ * be drawn (its format known, dot found): 0, or -1 with err filled.
+ * report_graph_to writes it: 0, or -1 (said on stderr).
+ */
+void report_graph(FILE *out, const struct process_model *pm);
+int report_graph_check(const char *path, char *err, size_t size);
+int report_graph_to(const char *path, const struct process_model *pm);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "supervisor/supervisor.h"
+#include "ui/report.h"
 #include "ui/run.h"
 
 #define POTENTIAL_AFTER_S 10	/* a potential deadlock still this long is said */
@@ -17,7 +18,7 @@
 static const char run_usage[] =
 	"Usage: pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
-	"                      [--json-report=FILE] [--abort-on-uncaught]\n"
+	"                      [--json-report=FILE] [--graph=FILE] [--abort-on-uncaught]\n"
 	"                      [--potential-after=SECONDS] [--quiet] -- CMD [ARG...]\n";
 
 /* SECONDS as a whole number of milliseconds, or -1. */
@@ -40,6 +41,7 @@ int cmd_run(int argc, char **argv)
 		{ "abort-on-uncaught", no_argument, NULL, 'u' },
 		{ "potential-after", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "graph", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -47,6 +49,7 @@ int cmd_run(int argc, char **argv)
 		.policy = RUN_ABORT, .policy_name = "abort", .victim = "newest",
 		.potential_after_ms = POTENTIAL_AFTER_S * 1000,
 	};
+	char err[512];
 	int c;
 
 	optind = 1;
@@ -75,6 +78,13 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = true;
+			break;
+		case 'g':
+			o.graph = optarg;
+			if (report_graph_check(o.graph, err, sizeof(err)) < 0) {
+				error_msg("run: %s", err);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			fputs(run_usage, stdout);

@@ -44,6 +44,7 @@ static bool yama_restricts;	/* ptrace_scope >= 1: a child may not trace us */
 static pid_t last_reporter;	/* reaped at the next deadlock */
 static char reporter[PATH_MAX];
 static char json_report[PATH_MAX];
+static char graph[PATH_MAX];
 /* the environment without LD_PRELOAD: the reporter must not be shimmed */
 static char *reporter_env[REPORT_ENV_MAX];
 
@@ -111,6 +112,7 @@ void shim_report_init(void)
 		snprintf(reporter, sizeof(reporter), "%s/pydeadlock",
 			 PYDEADLOCK_BINDIR);
 	copy_config("PYDEADLOCK_JSON_REPORT", json_report, sizeof(json_report));
+	copy_config("PYDEADLOCK_GRAPH", graph, sizeof(graph));
 	for (char **e = environ; e && *e && n < REPORT_ENV_MAX - 1; e++)
 		if (strncmp(*e, "LD_PRELOAD=", 11))
 			reporter_env[n++] = *e;
@@ -238,10 +240,10 @@ static enum verdict_answer supervisor_report(void)
 }
 
 /*
- * Run `pydeadlock attach [--json-to FILE] --snapshot-fd 3 PID` with the
- * write end of a pipe as its descriptor 3.  vfork: nothing allocated
- * (another thread may hold malloc's lock), no descriptor number of the
- * program's taken.  Returns once the reporter has taken its snapshot
+ * Run `pydeadlock attach [--json-to FILE] [--graph FILE] --snapshot-fd 3
+ * PID` with the write end of a pipe as its descriptor 3.  vfork: nothing
+ * allocated (another thread may hold malloc's lock), no descriptor number
+ * of the program's taken.  Returns once the reporter has taken its snapshot
  * (EOF on the pipe) or, with wait_all, once it has written the report.
  */
 static void spawn_reporter(bool wait_all)
@@ -260,6 +262,10 @@ static void spawn_reporter(bool wait_all)
 	if (json_report[0]) {
 		argv[argc++] = "--json-to";
 		argv[argc++] = json_report;
+	}
+	if (graph[0]) {
+		argv[argc++] = "--graph";
+		argv[argc++] = graph;
 	}
 	argv[argc++] = "--snapshot-fd";
 	argv[argc++] = "3";
