@@ -18,6 +18,16 @@
 #define GLIBC_RWLOCK_SHARED_OFFSET 28	/* pthread_rwlock_t: unsigned char __shared */
 #define GLIBC_FUTEX_TID_MASK 0x3fffffff	/* a PI futex word: its owner's TID */
 /*
+ * sem_t is opaque (char __size[32]): struct new_sem (glibc's
+ * sysdeps/nptl/internaltypes.h, 64-bit) begins uint64_t data; int
+ * private, which sem_init and sem_open set to FUTEX_PRIVATE (128) for a
+ * semaphore of one process, FUTEX_SHARED (0) for a process-shared one
+ * (every sem_open'd one).  No header to check it against: the shim
+ * checks it on two semaphores of its own at start.
+ */
+#define GLIBC_SEM_PRIVATE_OFFSET 8
+#define GLIBC_SEM_PRIVATE 128
+/*
  * struct pthread (what pthread_self() points to): pid_t tid.  Private to
  * glibc (nptl/descr.h; measured on 2.36), so no build-time check: a
  * reader checks each value against /proc (a target may run another

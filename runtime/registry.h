@@ -25,7 +25,7 @@
 #include <sys/types.h>
 
 #define REGISTRY_MAGIC 0x314c444b50445950ull	/* "PYDPKDL1" */
-#define REGISTRY_VERSION 7
+#define REGISTRY_VERSION 8
 #define REGISTRY_MAX_THREADS 16384	/* more threads run untracked (said once) */
 #define REGISTRY_MAX_HELD 32		/* deeper nests are reported as truncated */
 #define REGISTRY_MAX_CYCLE 64		/* longer owner chains are not followed */
@@ -159,6 +159,9 @@ struct registry {
 	/* signals with a handler the program installed itself (bit sig-1):
 	 * a handler may end any wait of the process */
 	_Atomic uint64_t user_signals;
+	/* ... of which those whose handler is known to end no wait
+	 * (readline's SIGWINCH handler) */
+	_Atomic uint64_t harmless_signals;
 	struct registry_gil gil;
 	/* a report asked of the supervisor (pydeadlock run): the shim bumps
 	 * report_seq; the supervisor sets report_ack to it once its

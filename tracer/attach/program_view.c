@@ -467,10 +467,16 @@ static pid_t mapped_outside(struct pv_state *st, const struct map_entry *file)
 static void shared_wait(struct pv_state *st, int proc, struct thread_model *t)
 {
 	struct wait_info *w = &t->wait;
-	const struct map_entry *m = maps_find(maps_of(st, proc), w->sync_addr);
+	const struct maps *own = maps_of(st, proc);
+	const struct map_entry *m = maps_find(own, w->sync_addr);
 	char name[800];
 	pid_t outside;
 
+	if (!own->n) {	/* its mappings unreadable (exiting): cannot tell */
+		set_external(w, "process %d's mappings could not be read: who else maps it is unknown",
+			     (int)t->pid);
+		return;
+	}
 	if (!m || !m->inode || !m->path) {
 		w->shared = false;	/* private memory: nobody else sees it */
 		return;

@@ -399,6 +399,8 @@ void registry_view_owners(const struct registry *r, struct process_model *pm,
 		 * interpreter's own (it only interrupts) or the program's */
 		proc->wake_signals = (proc->wake_signals & ~SIGINT_BIT) |
 				     (atomic_load(&r->user_signals) & SIGINT_BIT);
+		/* ... and which handlers are known to wake nothing */
+		proc->wake_signals &= ~atomic_load(&r->harmless_signals);
 		proc->python |= r->python;
 	}
 	if (pid == pm->pid)

@@ -161,6 +161,8 @@ static void resolve_slow(void)
 	atomic_store(&resolved, 1);
 }
 
+static void sem_layout_check(void);
+
 __attribute__((constructor(101))) static void shim_init(void)
 {
 	shim_env_init();
@@ -172,6 +174,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 		return;
 	shim_report_init();
 	shim_python_init();
+	sem_layout_check();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	shim_registry = registry_create(getpid());
 	if (!shim_registry) {
@@ -247,6 +250,8 @@ static void after_fork_child(void)
 		shim_registry->gil = old->gil;
 		atomic_store(&shim_registry->user_signals,
 			     atomic_load(&old->user_signals));
+		atomic_store(&shim_registry->harmless_signals,
+			     atomic_load(&old->harmless_signals));
 		atomic_store(&shim_registry->breakable,
 			     atomic_load(&old->breakable));
 		shim_registry->raise_main_only = old->raise_main_only;
@@ -421,7 +426,8 @@ static bool cycle_check(struct registry_slot *s)
 
 	in_shim++;
 	n = registry_find_cycle(shim_registry, s, false, tids, REGISTRY_MAX_CYCLE);
-	if (n && !atomic_load(&shim_registry->user_signals))
+	if (n && !(atomic_load(&shim_registry->user_signals) &
+		   ~atomic_load(&shim_registry->harmless_signals)))
 		victim = shim_deadlock(s, tids, n);
 	else if (n || registry_find_cycle(shim_registry, s, true, tids,
 					  REGISTRY_MAX_CYCLE) > 1)
@@ -1085,12 +1091,45 @@ static int sem_block(struct registry_slot *s, sem_t *sem)
 	}
 }
 
-/* The wait flags of a semaphore, from what is known of it: readers
- * outside see them in the slot (they do not read the facts). */
+/* glibc's semaphores say whether they are process-shared: checked at
+ * start (sem_layout_check), true when this glibc's do */
+static bool sem_layout_known;
+
+static int sem_private_word(sem_t *sem)
+{
+	int word;
+
+	memcpy(&word, (const char *)sem + GLIBC_SEM_PRIVATE_OFFSET, sizeof(word));
+	return word;
+}
+
+static void sem_layout_check(void)
+{
+	sem_t mine, shared;
+
+	if (real_sem_init(&mine, 0, 0) || real_sem_init(&shared, 1, 0))
+		return;
+	sem_layout_known = sem_private_word(&mine) == GLIBC_SEM_PRIVATE &&
+			   sem_private_word(&shared) == 0;
+	real_sem_destroy(&mine);
+	real_sem_destroy(&shared);
+}
+
+/*
+ * The wait flags of a semaphore, from what is known of it: readers
+ * outside see them in the slot (they do not read the facts).  A
+ * semaphore that is process-shared by its own word is, whoever made it
+ * (a sem_open before the shim's registry existed, one of a parent's).
+ */
 static uint32_t sem_flags(sem_t *sem)
 {
 	uint32_t f = registry_fact(shim_registry, (uint64_t)(uintptr_t)sem);
 
+	if (!(f & FACT_SHARED) && sem_layout_known &&
+	    sem_private_word(sem) != GLIBC_SEM_PRIVATE) {
+		f |= FACT_SHARED | FACT_COUNTING;
+		sem_fact(sem, f);	/* for the readers of its holds too */
+	}
 	return (f & FACT_SHARED ? REG_WAIT_SHARED : 0) |
 	       (f & FACT_COUNTING ? REG_WAIT_COUNTING : 0) |
 	       (f & FACT_SIGNAL ? REG_WAIT_SIGNAL : 0);
@@ -1245,7 +1284,27 @@ static bool signal_is_fault(int sig)
  * wake-up, and is not counted; a handler installed from the program's
  * Python code (signal.signal) is.
  */
-static void signal_note(int sig, sighandler_t handler)
+/*
+ * A handler known to end no wait.  CPython's readline module (imported
+ * by pytest, pdb, the REPL) installs one for SIGWINCH that only notes
+ * the terminal's new size and calls the handler it replaced, if that was
+ * a function (Modules/readline.c, readline_sigwinch_handler): replacing
+ * the default or SIG_IGN, it wakes nothing.
+ */
+static bool signal_harmless(int sig, sighandler_t handler, sighandler_t prev)
+{
+	const char *base;
+	Dl_info info;
+
+	if (sig != SIGWINCH || (prev != SIG_DFL && prev != SIG_IGN) ||
+	    !dladdr((void *)handler, &info) || !info.dli_fname)
+		return false;
+	base = strrchr(info.dli_fname, '/');
+	base = base ? base + 1 : info.dli_fname;
+	return !strncmp(base, "readline.", 9);
+}
+
+static void signal_note(int sig, sighandler_t handler, sighandler_t prev)
 {
 	uint64_t bit;
 	bool custom;
@@ -1265,6 +1324,10 @@ static void signal_note(int sig, sighandler_t handler)
 		atomic_fetch_or(&shim_registry->user_signals, bit);
 	else
 		atomic_fetch_and(&shim_registry->user_signals, ~bit);
+	if (custom && signal_harmless(sig, handler, prev))
+		atomic_fetch_or(&shim_registry->harmless_signals, bit);
+	else
+		atomic_fetch_and(&shim_registry->harmless_signals, ~bit);
 }
 
 EXPORT int sigaction(int sig, const struct sigaction *act,
@@ -1272,12 +1335,16 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 {
 	int rc;
 
+	struct sigaction prev;
+
 	resolve_all();
-	rc = real_sigaction(sig, act, old);
+	rc = real_sigaction(sig, act, &prev);
+	if (rc == 0 && old)
+		*old = prev;
 	if (rc == 0 && act && !in_shim) {
 		int err = errno;
 
-		signal_note(sig, act->sa_handler);
+		signal_note(sig, act->sa_handler, prev.sa_handler);
 		errno = err;
 	}
 	return rc;
@@ -1292,7 +1359,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	if (rc != SIG_ERR && !in_shim) {
 		int err = errno;
 
-		signal_note(sig, handler);
+		signal_note(sig, handler, rc);
 		errno = err;
 	}
 	return rc;
