@@ -170,6 +170,14 @@ static void thread_free(struct thread_model *t)
 	free(t->frames_why);
 }
 
+void model_drop_thread(struct process_model *pm, int i)
+{
+	thread_free(&pm->threads[i]);
+	memmove(&pm->threads[i], &pm->threads[i + 1],
+		(size_t)(pm->n_threads - i - 1) * sizeof(pm->threads[0]));
+	pm->n_threads--;
+}
+
 static void deadlocks_free(struct deadlock *d, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -188,6 +196,7 @@ void model_free(struct process_model *pm)
 	free(pm->exe);
 	free(pm->python_version);
 	free(pm->python_why);
+	free(pm->core);
 	for (int i = 0; i < pm->n_procs; i++) {
 		free(pm->procs[i].comm);
 		free(pm->procs[i].exe);

@@ -222,6 +222,7 @@ struct process_model {
 	struct deadlock *potential;	/* what only the outside or a timeout ends */
 	int n_potential;
 	uint64_t stopped_ns;	/* how long the target was stopped */
+	char *core;		/* read from this core file, NULL: live */
 	/* some wait could be ended from outside the program, but nobody
 	 * looked whether anyone there can (a cheap view) */
 	bool outside_unchecked;
@@ -249,6 +250,10 @@ void model_add_deadlock(struct deadlock **list, int *n,
 			int n_tids, bool certain, const char *why);
 /* Name w's waker; ignored past WAIT_MAX_WAKERS or when already named. */
 void wait_add_waker(struct wait_info *w, pid_t pid, pid_t tid);
+
+/* Take thread i out of the model (before the verdict: deadlocks name
+ * threads by TID). */
+void model_drop_thread(struct process_model *pm, int i);
 
 void model_free(struct process_model *pm);
 

@@ -5,10 +5,11 @@ set -eu
 
 # libpython3.11-testsuite: CPython's own tests for Debian's python3.11,
 # run plainly and under the tool by tests/cpython; graphviz: its dot draws
-# --graph's pictures (optional at run time, tested)
+# --graph's pictures (optional at run time, tested); gdb: its gcore makes
+# the core files tests/pyattach/core.test reads
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libunwind-dev libdw-dev libelf-dev check elfutils python3 libc6-dbg \
-libpython3.11-testsuite graphviz"
+libpython3.11-testsuite graphviz gdb"
 
 missing=""
 for p in $PACKAGES; do

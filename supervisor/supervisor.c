@@ -17,12 +17,14 @@
 #include "common/error.h"
 #include "common/preload_env.h"
 #include "common/supervisor_signals.h"
+#include "common/write_all.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/watch.h"
 #include "tracer/attach/attach.h"
 #include "tracer/attach/attach_break.h"
 #include "tracer/attach/procfs.h"
 #include "tracer/attach/registry_remote.h"
+#include "tracer/attach/snapshot.h"
 #include "ui/report.h"
 
 #ifndef PYDEADLOCK_PKGLIBDIR
@@ -39,6 +41,8 @@
 #define LOOK_MIN_MS 100		/* the program is looked at this often at most */
 #define LOOK_CONFIRM_MS 10	/* ... but a deadlock seen is looked at again soon:
 				 * still then, nobody of it ran in between */
+#define CONFIRM_LOOKS 20	/* ... at most this many in a row */
+#define FOLLOWED_MAX 16		/* potential deadlocks followed at once */
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
 #define VICTIMS_MAX 32		/* victims named in the summary */
 #define NUDGE_LOOKS 3		/* a nudge: a look now, and again if need be */
@@ -58,19 +62,29 @@ struct sup {
 	int ending;		/* EXIT_DEADLOCK once the program is being ended */
 	int term_signals;	/* SIGINT/SIGTERM/SIGHUP/SIGQUIT received */
 	uint64_t term_deadline;
+	uint64_t ending_deadline;	/* told the program it ends: until then */
+	int ending_fd;			/* --ending-fd, -1 once told */
 	struct watch watch;
 	struct process_model prev;	/* the last look */
 	bool have_prev;
 	uint64_t next_look, next_tree, look_cost;
 	char *acted;		/* the last certain deadlock acted on */
-	char *potential;	/* the potential deadlock seen still ... */
-	uint64_t potential_since;	/* ... since then */
-	char *potential_said;	/* the last one reported */
+	/* the potential deadlocks followed: each by its threads and what
+	 * they wait for, since when it was seen still, whether it was said */
+	struct followed {
+		uint64_t key, since;
+		bool said, present;
+	} followed[FOLLOWED_MAX];
+	int n_followed;
 	char *parked;		/* the parked waits seen still ... */
 	uint64_t parked_since;	/* ... since then */
 	uint64_t parked_next;	/* when the full view looks at them next */
 	uint64_t parked_gap;	/* and the gap after that, doubling */
+	/* the shim's last cycle the full view did not prove (its waits), and
+	 * when it gets a full view again */
+	uint64_t unproved_key, unproved_next, unproved_gap;
 	char *parked_said;	/* the last potential said of them */
+	int confirms;		/* looks in a row LOOK_CONFIRM_MS apart */
 	int nudged;		/* looks left, LOOK_CONFIRM_MS apart, that the
 				 * shim asked for */
 	/* under break: the deadlocks reported in full (their waits' objects),
@@ -245,20 +259,10 @@ static void reap(struct sup *s)
 			s->child_status = status;
 		}
 	}
-}
-
-/* write(2) all of buf, whatever signals do */
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		buf += w;
-		len -= w;
+	/* a snapshot's wait for a thread may have taken the program's end */
+	if (snapshot_exited_pid && snapshot_exited_pid == s->child) {
+		s->child_done = true;
+		s->child_status = snapshot_exited_status;
 	}
 }
 
@@ -276,7 +280,7 @@ static void report(struct sup *s, const struct process_model *pm)
 	if (mem) {
 		report_text(mem, pm);
 		fclose(mem);
-		write_all(2, text, len);
+		(void)write_all(2, text, len);
 		free(text);
 	}
 	if (s->o->json)
@@ -285,11 +289,43 @@ static void report(struct sup *s, const struct process_model *pm)
 		report_graph_to(s->o->graph, pm);
 }
 
+/*
+ * End the program.  With --ending-fd, the program is told first (one
+ * line, "deadlock: WHY") and given RUN_ENDING_GRACE_MS to end by itself:
+ * a test runner records the failure, a service logs it.
+ */
 static void end_program(struct sup *s, const char *why)
 {
 	error_msg("ending the program (exit status %d): %s", EXIT_DEADLOCK, why);
 	s->ending = EXIT_DEADLOCK;
-	kill_tree();
+	if (s->ending_fd >= 0) {
+		char line[1024];
+		int n = snprintf(line, sizeof(line), "deadlock: %s\n", why);
+
+		(void)write_all(s->ending_fd, line, n < (int)sizeof(line) ? (size_t)n
+									 : sizeof(line) - 1);
+		close(s->ending_fd);
+		s->ending_fd = -1;
+		s->ending_deadline = now_ns() +
+				     (uint64_t)RUN_ENDING_GRACE_MS * 1000000u;
+		return;
+	}
+	if (!s->ending_deadline)
+		kill_tree();
+}
+
+/*
+ * Threads of the program that read the --ending-fd pipe are run's own
+ * listeners: they act only once told the program ends, so they are no
+ * part of its verdict (counted, they could end every wait of their
+ * process, and no deadlock there would ever be proved).
+ */
+static void drop_listeners(const struct sup *s, struct process_model *pm)
+{
+	for (int i = pm->n_threads - 1; s->o->ending_pipe && i >= 0; i--)
+		if (pm->threads[i].wait.kind == WAIT_PIPE &&
+		    pm->threads[i].wait.id == s->o->ending_pipe)
+			model_drop_thread(pm, i);
 }
 
 /* Set a 32-bit field of pid's registry at addr to value. */
@@ -298,36 +334,97 @@ static void poke_u32(pid_t pid, uint64_t addr, size_t offset, uint32_t value)
 	(void)registry_poke(pid, addr, offset, &value, sizeof(value));
 }
 
+/* The waits of a registry (who waits for what), order aside. */
+static uint64_t registry_waits_key(const struct registry *r)
+{
+	uint64_t key = 0;
+
+	for (int i = 0; i < REGISTRY_MAX_THREADS; i++) {
+		const struct registry_slot *sl = &r->slots[i];
+		uint64_t addr = atomic_load(&sl->wait_addr);
+
+		if (atomic_load(&sl->tid) && addr)
+			key = registry_key_add(key, addr ^
+					       ((uint64_t)atomic_load(&sl->tid) << 40));
+	}
+	return key;
+}
+
+/*
+ * The full view of the shim's cycle, of its own process; when only
+ * another process of the program could end it, of all of them.  True
+ * when it proves a deadlock (reported then).
+ */
+static bool prove_shim_cycle(struct sup *s, pid_t pid, uint64_t addr,
+			     uint32_t seq)
+{
+	pid_t pids[WATCH_MAX_PROCS];
+	struct process_model pm;
+	char err[512];
+	bool proved;
+	int n = 0;
+
+	if (attach_processes(&pid, 1, &pm, err, sizeof(err)) < 0) {
+		poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
+		error_msg("cannot write the full report: %s", err);
+		return true;	/* the shim's word alone, as without run */
+	}
+	poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
+	drop_listeners(s, &pm);
+	proved = verdict_compute(&pm) == 0 && pm.n_deadlocks;
+	pids[n++] = pid;
+	for (int i = 0; i < s->watch.n_procs && n < WATCH_MAX_PROCS; i++)
+		if (s->watch.procs[i].pid != pid)
+			pids[n++] = s->watch.procs[i].pid;
+	if (!proved && pm.n_potential && n > 1) {
+		model_free(&pm);
+		if (attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
+			return false;
+		drop_listeners(s, &pm);
+		proved = verdict_compute(&pm) == 0 && pm.n_deadlocks;
+	}
+	if (proved)
+		report(s, &pm);
+	model_free(&pm);
+	return proved;
+}
+
+#define UNPROVED_FIRST_MS 100	/* the same waits not proved: looked at again */
+#define UNPROVED_MAX_MS 10000	/* at doubling gaps up to this */
+
 /*
  * The shim of process pid found a cycle and asks for the full report:
  * take the snapshot, tell it so (it may break the cycle now), write the
- * report, tell it that too.  Under abort the program then ends.
+ * report, tell it that too.  Under abort the program then ends.  A cycle
+ * the full view did not prove (another thread may release a Lock) is
+ * asked about again at each of the shim's slices: the same waits get
+ * the same answer without a snapshot until their gap has passed.
  */
 static void shim_deadlock(struct sup *s, pid_t pid)
 {
-	uint64_t addr = 0;
+	uint64_t addr = 0, key, now = now_ns();
 	struct registry *r = registry_read(pid, &addr);
-	struct process_model pm;
-	char err[512];
 	uint32_t seq;
 	bool proved;
-	int rc;
 
 	if (!r)
 		return;
 	seq = atomic_load(&r->report_seq);
+	key = registry_waits_key(r) ^ (uint64_t)pid;
 	registry_copy_free(r);
-	rc = attach_processes(&pid, 1, &pm, err, sizeof(err));
-	poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
-	if (rc == 0) {
-		/* the shim's cycle must hold in the full view too */
-		proved = verdict_compute(&pm) == 0 && pm.n_deadlocks;
-		if (proved)
-			report(s, &pm);
-		model_free(&pm);
+	if (key == s->unproved_key && now < s->unproved_next) {
+		proved = false;
+		poke_u32(pid, addr, offsetof(struct registry, report_ack), seq);
 	} else {
-		error_msg("cannot write the full report: %s", err);
-		proved = true;	/* the shim's word alone, as without run */
+		proved = prove_shim_cycle(s, pid, addr, seq);
+		if (!proved) {
+			s->unproved_gap = key == s->unproved_key ? s->unproved_gap * 2
+				: (uint64_t)UNPROVED_FIRST_MS * 1000000u;
+			if (s->unproved_gap > (uint64_t)UNPROVED_MAX_MS * 1000000u)
+				s->unproved_gap = (uint64_t)UNPROVED_MAX_MS * 1000000u;
+			s->unproved_key = key;
+			s->unproved_next = now_ns() + s->unproved_gap;
+		}
 	}
 	poke_u32(pid, addr, offsetof(struct registry, report_proved), proved);
 	poke_u32(pid, addr, offsetof(struct registry, report_done), seq);
@@ -363,17 +460,92 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 	}
 }
 
+/* Does a thread of d wait with a timeout (the loop undoes itself)? */
+static bool deadlock_timed(const struct process_model *pm,
+			   const struct deadlock *d)
+{
+	for (int k = 0; k < d->n_tids; k++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[k]);
+
+		if (t && t->wait.timed)
+			return true;
+	}
+	return false;
+}
+
 /*
- * "tid:object:call:wait ..." of the threads the verdict found stuck
- * (certain), or stuck unless something outside acts (potential): the
- * same deadlocks again.  Every such thread, not only those a deadlock
+ * Would --act-on-potential act on d?  Only on waits for locks, no timeout
+ * among them: a thread idle in a Condition, an Event, a Queue, a pipe or
+ * for a signal is how a correct program waits for work, however long.
+ */
+static bool actionable(const struct process_model *pm, const struct deadlock *d)
+{
+	if (deadlock_timed(pm, d))
+		return false;
+	for (int k = 0; k < d->n_tids; k++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[k]);
+
+		if (!t)
+			return false;
+		switch (t->wait.kind) {
+		case WAIT_LOCK: case WAIT_RLOCK: case WAIT_MUTEX:
+		case WAIT_RWLOCK: case WAIT_IMPORT:
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The first potential deadlock --act-on-potential acts on, or NULL. */
+static const struct deadlock *actionable_potential(const struct process_model *pm)
+{
+	for (int k = 0; k < pm->n_potential; k++)
+		if (actionable(pm, &pm->potential[k]))
+			return &pm->potential[k];
+	return NULL;
+}
+
+static bool deadlock_still(const struct sup *s, const struct process_model *pm,
+			   const struct deadlock *d);
+
+/*
+ * The potential deadlock to follow: the first one that stayed still
+ * since the last look, one no timeout undoes before any other; NULL.
+ */
+static const struct deadlock *still_potential(const struct sup *s,
+					      const struct process_model *pm)
+{
+	const struct deadlock *untimed = NULL, *timed = NULL;
+
+	for (int k = 0; k < pm->n_potential; k++) {
+		const struct deadlock *d = &pm->potential[k];
+
+		if (!deadlock_still(s, pm, d))
+			continue;
+		if (actionable(pm, d))
+			return d;
+		if (!deadlock_timed(pm, d) && !untimed)
+			untimed = d;
+		if (!timed)
+			timed = d;
+	}
+	return untimed ? untimed : timed;
+}
+
+/*
+ * "tid:object:call:wait ..." of the threads the verdict found stuck: the
+ * same deadlock again.  Every such thread, not only those a deadlock
  * lists: a victim's next wait may join one listed as another.  Not how
  * often they ran: a snapshot's stop makes them run, and the deadlock it
  * looked at would seem new at every look.  But a wait that failed and
  * began again on the same object (a victim's handler, an exit handler
  * taking the lock once more) is new.
  */
-static char *deadlock_signature(const struct process_model *pm, bool certain)
+static char *deadlock_signature(const struct process_model *pm)
 {
 	size_t cap = 64 + 100 * (size_t)pm->n_threads, len = 0;
 	char *sig = xmalloc(cap);
@@ -381,13 +553,8 @@ static char *deadlock_signature(const struct process_model *pm, bool certain)
 	sig[0] = '\0';
 	for (int i = 0; i < pm->n_threads; i++) {
 		const struct thread_model *t = &pm->threads[i];
-		bool in = certain ? t->stuck : t->stuck_unless_outside;
 
-		/* a potential loop's threads could still act */
-		for (int k = 0; !certain && !in && k < pm->n_potential; k++)
-			for (int j = 0; j < pm->potential[k].n_tids; j++)
-				in |= pm->potential[k].tids[j] == t->tid;
-		if (in)
+		if (t->stuck)
 			len += snprintf(sig + len, cap - len, "%d:%llx:%ld:%llx ",
 					(int)t->tid,
 					(unsigned long long)t->wait.id,
@@ -399,14 +566,13 @@ static char *deadlock_signature(const struct process_model *pm, bool certain)
 
 /* Forget *sig unless pm still has it: a deadlock that ends and forms
  * again is new (a victim that came back). */
-static void forget_unless(char **sig, const struct process_model *pm,
-			  bool certain, int n)
+static void forget_unless(char **sig, const struct process_model *pm)
 {
 	char *now;
 
 	if (!*sig)
 		return;
-	now = n ? deadlock_signature(pm, certain) : NULL;
+	now = pm->n_deadlocks ? deadlock_signature(pm) : NULL;
 	if (!now || strcmp(now, *sig)) {
 		free(*sig);
 		*sig = NULL;
@@ -430,7 +596,8 @@ static bool deadlock_still(const struct sup *s, const struct process_model *pm,
 	return true;
 }
 
-static void act_on(struct sup *s, struct process_model *pm);
+static void act_on(struct sup *s, struct process_model *pm,
+		   const struct deadlock *d);
 static void look_parked(struct sup *s, const struct process_model *pm,
 			uint64_t now);
 
@@ -507,8 +674,11 @@ static void act(struct sup *s, const struct process_model *seen,
 
 	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
 		return;
+	drop_listeners(s, &pm);
 	if (verdict_compute(&pm) == 0 && pm.n_deadlocks)
-		act_on(s, &pm);
+		act_on(s, &pm, &pm.deadlocks[0]);
+	else if (say && s->o->act_on_potential && actionable_potential(&pm))
+		act_on(s, &pm, actionable_potential(&pm));
 	else if (say && pm.n_potential)
 		report(s, &pm);
 	model_free(&pm);
@@ -532,9 +702,10 @@ static uint64_t deadlock_key(const struct process_model *pm,
 /* Under break, a deadlock on the objects of one reported before (a
  * program that backs off and retries) is told by its break's line alone,
  * not again in full.  True when pm's is such a one. */
-static bool reported_before(struct sup *s, const struct process_model *pm)
+static bool reported_before(struct sup *s, const struct process_model *pm,
+			    const struct deadlock *d)
 {
-	uint64_t key = deadlock_key(pm, &pm->deadlocks[0]);
+	uint64_t key = deadlock_key(pm, d);
 
 	if (registry_seen_has(&s->reported, key))
 		return true;
@@ -598,20 +769,29 @@ static void say_breaks(struct sup *s)
 		free(s->victims[i].name);
 }
 
-/* Report the certain deadlock of pm and act on it by the policy. */
-static void act_on(struct sup *s, struct process_model *pm)
+/*
+ * Report deadlock d of pm (certain, or potential and still for
+ * --potential-after under --act-on-potential) and act on it by the
+ * policy.
+ */
+static void act_on(struct sup *s, struct process_model *pm,
+		   const struct deadlock *d)
 {
 	char err[512];
 
-	bool again = s->o->policy == RUN_BREAK && reported_before(s, pm);
+	bool again = s->o->policy == RUN_BREAK && reported_before(s, pm, d);
 
 	if (!again)	/* one already reported: its break's line says so */
 		report(s, pm);
+	if (!d->certain)
+		error_msg("acting on a potential deadlock, still for %.1f s (--act-on-potential)",
+			  s->o->potential_after_ms / 1000.0);
 	if (s->o->policy == RUN_ABORT) {
-		end_program(s, "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)");
+		end_program(s, d->certain ? "a deadlock (--on-deadlock=report leaves it hung, =break fails one wait)"
+				: "a potential deadlock, still for --potential-after (--act-on-potential)");
 	} else if (s->o->policy == RUN_BREAK) {
 		enum registry_victim v = registry_victim_parse(s->o->victim);
-		pid_t victim = attach_break_deadlock(pm, &pm->deadlocks[0], v,
+		pid_t victim = attach_break_deadlock(pm, d, v,
 						     "pydeadlock run --on-deadlock=break",
 						     err, sizeof(err));
 
@@ -653,6 +833,75 @@ static bool shim_has_it(const struct sup *s, const struct process_model *pm,
 	return shim_sees;
 }
 
+/* A potential deadlock's key: its threads and what each waits for. */
+static uint64_t potential_key(const struct process_model *pm,
+			      const struct deadlock *d)
+{
+	uint64_t key = 0;
+
+	for (int k = 0; k < d->n_tids; k++) {
+		const struct thread_model *t =
+			model_thread((struct process_model *)pm, d->tids[k]);
+
+		key = registry_key_add(key, ((uint64_t)d->tids[k] << 40) ^
+					    (t ? t->wait.id : 0));
+	}
+	return key;
+}
+
+static struct followed *followed_of(struct sup *s, uint64_t key)
+{
+	for (int i = 0; i < s->n_followed; i++)
+		if (s->followed[i].key == key)
+			return &s->followed[i];
+	return NULL;
+}
+
+/*
+ * Follow each potential deadlock of this look: one seen still for the
+ * first time gets the full view at once (which may prove it: a loop no
+ * timeout undoes), one still there after --potential-after is said (or,
+ * under --act-on-potential, acted on) once.  One gone is forgotten: if it
+ * comes back, it is new.  At most one full view per look.
+ */
+static void follow_potential(struct sup *s, const struct process_model *pm,
+			     uint64_t now)
+{
+	const struct deadlock *act_d = NULL;
+	bool act_say = false;
+
+	for (int i = 0; i < s->n_followed; i++)
+		s->followed[i].present = false;
+	for (int k = 0; k < pm->n_potential; k++) {
+		const struct deadlock *d = &pm->potential[k];
+		uint64_t key = potential_key(pm, d);
+		struct followed *f = followed_of(s, key);
+
+		if (!f) {
+			if (!deadlock_still(s, pm, d) || s->n_followed == FOLLOWED_MAX)
+				continue;
+			f = &s->followed[s->n_followed++];
+			*f = (struct followed){ .key = key, .since = now };
+			/* new, and still: what does the full view prove?
+			 * (nothing, where a timeout undoes it) */
+			if (!act_d && !deadlock_timed(pm, d))
+				act_d = d;
+		} else if (!f->said && deadlock_still(s, pm, d) &&
+			   now - f->since >= (uint64_t)s->o->potential_after_ms * 1000000u &&
+			   (!act_d || !act_say)) {
+			f->said = true;
+			act_d = d;
+			act_say = true;
+		}
+		f->present = true;
+	}
+	for (int i = s->n_followed - 1; i >= 0; i--)
+		if (!s->followed[i].present)
+			s->followed[i] = s->followed[--s->n_followed];
+	if (act_d)
+		act(s, pm, act_d, act_say);
+}
+
 /* One look at the program, and what follows from it; true when it saw a
  * deadlock (certain or potential) worth looking at again soon. */
 static bool look(struct sup *s)
@@ -669,27 +918,45 @@ static bool look(struct sup *s)
 	if (watch_look(&s->watch, &pm, false) < 0)
 		return false;
 	s->look_cost = now_ns() - start;	/* the look alone, not what follows */
+	drop_listeners(s, &pm);
 	if (verdict_compute(&pm) == 0 && pm.outside_unchecked &&
 	    (pm.n_potential || pm.n_deadlocks)) {
 		/* worth reading every process of the machine now */
 		model_free(&pm);
 		watch_rescan_tree(&s->watch);
-		if (watch_look(&s->watch, &pm, true) < 0 || verdict_compute(&pm) < 0)
+		if (watch_look(&s->watch, &pm, true) < 0)
+			return false;
+		drop_listeners(s, &pm);
+		if (verdict_compute(&pm) < 0)
 			return false;
 	}
 	/* seen, and not yet known to be still: look again soon */
 	seen = (pm.n_deadlocks && !deadlock_still(s, &pm, &pm.deadlocks[0])) ||
-	       (pm.n_potential && !pm.n_deadlocks &&
-		!deadlock_still(s, &pm, &pm.potential[0]));
+	       (pm.n_potential && !pm.n_deadlocks && !still_potential(s, &pm));
+	/* ... but what keeps moving (a Condition.wait(timeout) loop) is not
+	 * looked at every LOOK_CONFIRM_MS for ever */
+	s->confirms = seen ? s->confirms + 1 : 0;
+	if (s->confirms > CONFIRM_LOOKS)
+		seen = false;
 	debug_msg("look: %d processes, %d threads: %d deadlocks, %d potential (%.3f ms)",
 		  pm.n_procs, pm.n_threads, pm.n_deadlocks, pm.n_potential,
 		  (now_ns() - start) / 1e6);
-	forget_unless(&s->acted, &pm, true, pm.n_deadlocks);
-	forget_unless(&s->potential, &pm, false, pm.n_potential);
-	forget_unless(&s->potential_said, &pm, false, pm.n_potential);
+	for (int d = 0; debug_enabled && d < pm.n_potential; d++) {
+		char tids[256];
+		size_t len = 0;
+
+		tids[0] = '\0';
+		for (int k = 0; k < pm.potential[d].n_tids && len < sizeof(tids) - 12; k++)
+			len += (size_t)snprintf(tids + len, sizeof(tids) - len, " %d",
+						(int)pm.potential[d].tids[k]);
+		debug_msg("look: potential %s of%s%s: %s", deadlock_kind_name(pm.potential[d].kind),
+			  tids, deadlock_still(s, &pm, &pm.potential[d]) ? " (still)" : "",
+			  pm.potential[d].why ? pm.potential[d].why : "");
+	}
+	forget_unless(&s->acted, &pm);
 	if (pm.n_deadlocks && !shim_has_it(s, &pm, &pm.deadlocks[0]) &&
 	    deadlock_still(s, &pm, &pm.deadlocks[0])) {
-		char *sig = deadlock_signature(&pm, true);
+		char *sig = deadlock_signature(&pm);
 
 		if (!s->acted || strcmp(sig, s->acted)) {
 			free(s->acted);
@@ -699,26 +966,8 @@ static bool look(struct sup *s)
 			debug_msg("look: acted on already: %s", sig);
 			free(sig);
 		}
-	} else if (pm.n_potential && !pm.n_deadlocks &&
-		   deadlock_still(s, &pm, &pm.potential[0])) {
-		char *sig = deadlock_signature(&pm, false);
-
-		if (!s->potential || strcmp(sig, s->potential)) {
-			/* new, and still: what does the full view prove? */
-			free(s->potential);
-			s->potential = sig;
-			s->potential_since = start;
-			act(s, &pm, &pm.potential[0], false);
-		} else if (start - s->potential_since >=
-			   (uint64_t)s->o->potential_after_ms * 1000000u &&
-			   (!s->potential_said || strcmp(sig, s->potential_said))) {
-			free(s->potential_said);
-			s->potential_said = xstrdup(sig);
-			act(s, &pm, &pm.potential[0], true);
-			free(sig);
-		} else {
-			free(sig);
-		}
+	} else if (!pm.n_deadlocks && pm.n_potential) {
+		follow_potential(s, &pm, start);
 	} else if (!pm.n_deadlocks && !pm.n_potential) {
 		look_parked(s, &pm, start);
 	}
@@ -805,12 +1054,14 @@ out:
 }
 
 /* The child: the program, with the signals as run found them. */
-static void exec_program(const struct run_options *o, const sigset_t *mask)
+static void exec_program(const struct run_options *o, const sigset_t *mask,
+			 const struct sigaction *pipe_action)
 {
 	/* the program does not outlive run, even if run is SIGKILLed */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(127);	/* run died before the line above */
+	sigaction(SIGPIPE, pipe_action, NULL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(o->argv[0], o->argv);
 	error_msg("run: cannot run '%s': %s", o->argv[0], strerror(errno));
@@ -828,7 +1079,8 @@ static int exit_status(const struct sup *s)
 
 int supervise(const struct run_options *o)
 {
-	struct sup s = { .o = o, .sigfd = -1 };
+	struct sup s = { .o = o, .sigfd = -1, .ending_fd = o->ending_fd };
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, pipe_action;
 	sigset_t set, old;
 
 	if (prepare_environment(o) < 0)
@@ -838,6 +1090,9 @@ int supervise(const struct run_options *o)
 		unlink(o->json);	/* present afterwards only if something was found */
 	if (o->graph)
 		unlink(o->graph);
+	/* a reader of our stderr gone (run ... | head) must not kill run:
+	 * the program would lose its supervisor and its children their end */
+	sigaction(SIGPIPE, &ignore, &pipe_action);
 	supervisor_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -853,7 +1108,7 @@ int supervise(const struct run_options *o)
 		return EXIT_USAGE;
 	}
 	if (s.child == 0)
-		exec_program(o, &old);
+		exec_program(o, &old, &pipe_action);
 	watch_init(&s.watch, s.child);
 	s.next_look = now_ns() + (uint64_t)LOOK_MIN_MS * 1000000u;
 	while (!s.child_done) {
@@ -864,16 +1119,26 @@ int supervise(const struct run_options *o)
 
 		if (s.term_deadline && s.term_deadline < wake)
 			wake = s.term_deadline;
+		if (s.ending_deadline && s.ending_deadline < wake)
+			wake = s.ending_deadline;
 		timeout = wake > now ? (int)((wake - now) / 1000000u) + 1 : 0;
 		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
 			break;
 		while (read(s.sigfd, &si, sizeof(si)) == sizeof(si))
 			on_signal(&s, &si);
+		if (snapshot_exited_pid == s.child)
+			reap(&s);	/* a snapshot took its end: SIGCHLD was read */
 		now = now_ns();
 		if (s.term_deadline && now >= s.term_deadline && !s.child_done) {
 			error_msg("ending the program: it did not end %d s after it was asked to",
 				  RUN_TERM_GRACE_MS / 1000);
 			s.term_deadline = 0;
+			kill_tree();
+		}
+		if (s.ending_deadline && now >= s.ending_deadline && !s.child_done) {
+			error_msg("ending the program: it did not end %d s after it was told",
+				  RUN_ENDING_GRACE_MS / 1000);
+			s.ending_deadline = 0;
 			kill_tree();
 		}
 		if (!s.child_done && !s.ending && now >= s.next_look) {
@@ -896,8 +1161,6 @@ int supervise(const struct run_options *o)
 	if (s.have_prev)
 		model_free(&s.prev);
 	free(s.acted);
-	free(s.potential);
-	free(s.potential_said);
 	free(s.parked);
 	free(s.parked_said);
 	close(s.sigfd);

@@ -23,11 +23,19 @@ struct run_options {
 	const char *graph;		/* --graph=FILE, or NULL */
 	bool abort_on_uncaught;		/* Python: an uncaught exception ends it */
 	int potential_after_ms;		/* a potential deadlock still this long: say so */
+	bool act_on_potential;		/* ... and act on it by the policy */
 	bool quiet;			/* reports without the stacks */
+	/* --ending-fd: the write end of a pipe the program reads; told,
+	 * before the program is ended for a deadlock, which then has
+	 * RUN_ENDING_GRACE_MS to end by itself.  -1: none */
+	int ending_fd;
+	unsigned long ending_pipe;	/* its inode: the program's readers of it
+					 * are run's listeners, not the program */
 	char *const *argv;		/* the program and its arguments */
 };
 
 #define RUN_TERM_GRACE_MS 10000	/* after one SIGINT/SIGTERM: then SIGKILL */
+#define RUN_ENDING_GRACE_MS 5000	/* after the ending line: then SIGKILL */
 
 /*
  * Run the program to its end.  Returns its exit status (128+N when

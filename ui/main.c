@@ -19,6 +19,7 @@ static const char usage_text[] =
 	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] [--graph=FILE] -- CMD [ARG...]\n"
+	"       pydeadlock core [--json] [--quiet] [--graph=FILE] COREFILE\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
 	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
@@ -38,6 +39,9 @@ static const char usage_text[] =
 	"                 under 'pydeadlock run --on-deadlock=report' (or break)\n"
 	"        --debug  print what pydeadlock is doing (stderr)\n"
 	"\n"
+	"core    the same report from a core file ('gcore PID' of a hung\n"
+	"        process, or a crash's dump), read where it was taken.\n"
+	"\n"
 	"run     run CMD under the preload shim, which sees every lock and\n"
 	"        semaphore operation and reports a deadlock the moment it forms\n"
 	"        (on stderr), then ends the program with status 86 (abort, the\n"
@@ -49,8 +53,8 @@ static const char usage_text[] =
 	"\n"
 	"Reports are in colour on a terminal, unless NO_COLOR is set.\n"
 	"\n"
-	"Exit status of attach: 0 no deadlock, 1 deadlock found, 2 usage or\n"
-	"attach error.  Of run: the program's own, 86 when it was ended because\n"
+	"Exit status of attach and core: 0 no deadlock, 1 deadlock found, 2\n"
+	"usage or attach error (a file that is not a core).  Of run: the program's own, 86 when it was ended because\n"
 	"of a deadlock, 2 for a usage error.  See pydeadlock(1).\n";
 
 static void usage(FILE *out)
@@ -65,6 +69,115 @@ static double elapsed_ms(const struct timespec *since)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1e3 +
 	       (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* How attach and core print their report. */
+struct report_options {
+	bool json, quiet;
+	const char *graph;
+};
+
+/*
+ * One of the options attach and core share (--json, --quiet, --graph,
+ * --debug): 1 when c was one, 0 when not, -1 on a bad value (said).
+ */
+static int report_option(int c, const char *cmd, struct report_options *r)
+{
+	char err[512];
+
+	switch (c) {
+	case 'j':
+		r->json = true;
+		return 1;
+	case 'q':
+		r->quiet = true;
+		return 1;
+	case 'd':
+		debug_enabled = true;
+		return 1;
+	case 'g':
+		r->graph = optarg;
+		if (report_graph_check(r->graph, err, sizeof(err)) < 0) {
+			error_msg("%s: %s", cmd, err);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* The report of pm on stdout, and into the files asked for. */
+static void print_report(const struct process_model *pm,
+			 const struct report_options *r, const char *json_to)
+{
+	report_text_style(report_colour_for(1), r->quiet);
+	if (r->json)
+		report_json(stdout, pm);
+	else
+		report_text(stdout, pm);
+	if (json_to)
+		report_json_to(json_to, pm);
+	if (r->graph)
+		report_graph_to(r->graph, pm);
+	fflush(stdout);
+}
+
+static const char core_usage[] =
+	"Usage: pydeadlock core [--json] [--quiet] [--graph=FILE] COREFILE\n";
+
+/* pydeadlock core: the report of a core file (gcore PID, a crash's). */
+static int cmd_core(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "graph", required_argument, NULL, 'g' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct report_options r = { 0 };
+	struct process_model pm;
+	char err[512];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (report_option(c, "core", &r)) {
+		case 1:
+			continue;
+		case -1:
+			return EXIT_USAGE;
+		}
+		switch (c) {
+		case 'h':
+			fputs(core_usage, stdout);
+			return 0;
+		default:
+			error_msg("core: unknown option '%s' (see 'pydeadlock --help')",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		error_msg(optind == argc ? "core: missing the core file (pydeadlock core COREFILE)"
+					 : "core: expected one core file, got more arguments");
+		return EXIT_USAGE;
+	}
+	if (attach_core(argv[optind], &pm, err, sizeof(err)) < 0) {
+		error_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	if (verdict_compute(&pm) < 0) {
+		error_msg("out of memory while analysing %s", argv[optind]);
+		model_free(&pm);
+		return EXIT_USAGE;
+	}
+	print_report(&pm, &r, NULL);
+	rc = pm.n_deadlocks ? EXIT_FOUND : EXIT_NO_DEADLOCK;
+	model_free(&pm);
+	return rc;
 }
 
 static int cmd_attach(int argc, char **argv)
@@ -82,9 +195,9 @@ static int cmd_attach(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, stats = false, do_break = false, children = true;
-	bool quiet = false;
-	const char *json_to = NULL, *graph = NULL;
+	bool stats = false, do_break = false, children = true;
+	struct report_options r = { 0 };
+	const char *json_to = NULL;
 	struct process_model pm;
 	struct timespec start;
 	char err[512];
@@ -94,15 +207,15 @@ static int cmd_attach(int argc, char **argv)
 	optind = 1;
 	opterr = 0;	/* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (report_option(c, "attach", &r)) {
+		case 1:
+			continue;
+		case -1:
+			return EXIT_USAGE;
+		}
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
 		case 's':
 			stats = true;
-			break;
-		case 'd':
-			debug_enabled = true;
 			break;
 		case 'J':
 			json_to = optarg;
@@ -115,16 +228,6 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'n':
 			children = false;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'g':
-			graph = optarg;
-			if (report_graph_check(graph, err, sizeof(err)) < 0) {
-				error_msg("attach: %s", err);
-				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -159,16 +262,7 @@ static int cmd_attach(int argc, char **argv)
 		model_free(&pm);
 		return EXIT_USAGE;
 	}
-	report_text_style(report_colour_for(1), quiet);
-	if (json)
-		report_json(stdout, &pm);
-	else
-		report_text(stdout, &pm);
-	if (json_to)
-		report_json_to(json_to, &pm);
-	if (graph)
-		report_graph_to(graph, &pm);
-	fflush(stdout);
+	print_report(&pm, &r, json_to);
 	if (stats)
 		fprintf(stderr, "pydeadlock: stats: %d threads, target stopped %.3f ms, total %.3f ms\n",
 			pm.n_threads, pm.stopped_ns / 1e6, elapsed_ms(&start));
@@ -213,6 +307,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "core"))
+		return cmd_core(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay") || !strcmp(cmd, "explore")) {
 		error_msg("'%s' is not available in this version yet; 'attach' is", cmd);
 		return EXIT_USAGE;

@@ -13,17 +13,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/write_all.h"
 #include "ui/report.h"
 
 extern char **environ;
@@ -415,8 +414,10 @@ static int render(const char *path, const char *format,
 	char *argv[] = { "dot", tflag, "-o", (char *)path, NULL };
 	posix_spawn_file_actions_t fa;
 	int fds[2], status;
+	char *text;
+	size_t len;
 	pid_t child;
-	FILE *in;
+	FILE *mem;
 
 	if (!find_dot(dot, sizeof(dot))) {
 		error_msg("cannot draw %s: Graphviz's 'dot' is not on PATH (apt-get install graphviz)",
@@ -438,28 +439,16 @@ static int render(const char *path, const char *format,
 		close(fds[1]);
 		return -1;
 	}
-	/* dot may die before reading it all: a write error, not a SIGPIPE */
-	sigset_t pipe_set, old;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	in = fdopen(fds[1], "w");
-	if (in) {
-		report_graph(in, pm);
-		fclose(in);
-	} else {
-		close(fds[1]);
+	/* dot may die before reading it all: a write error, not SIGPIPE */
+	text = NULL;
+	mem = open_memstream(&text, &len);
+	if (mem) {
+		report_graph(mem, pm);
+		fclose(mem);
+		(void)write_all(fds[1], text, len);
+		free(text);
 	}
-	{
-		struct timespec zero = { 0, 0 };
-		siginfo_t si;
-
-		/* drop a SIGPIPE of ours, if one came, before unblocking */
-		while (sigtimedwait(&pipe_set, &si, &zero) > 0)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(fds[1]);
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR) {
 			perror_msg("cannot draw %s: waitpid", path);

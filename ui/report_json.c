@@ -203,6 +203,8 @@ void report_json(FILE *out, const struct process_model *pm)
 		json_bool(&j, pm->python_build != PYTHON_FREE_NO_GIL);
 	else
 		json_null(&j);
+	json_key(&j, "core");
+	json_string(&j, pm->core);
 	json_key(&j, "stopped_us");
 	json_int(&j, (long long)(pm->stopped_ns / 1000));
 	json_key(&j, "processes");

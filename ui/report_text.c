@@ -310,6 +310,9 @@ void report_text(FILE *out, const struct process_model *pm)
 			GREEN, pm->pid, comm, pm->n_threads,
 			pm->n_threads == 1 ? "" : "s", PLAIN);
 	}
+	if (pm->core)
+		fprintf(out, "From core file %s (%s): the process as it was dumped\n",
+			pm->core, pm->exe && *pm->exe ? pm->exe : "?");
 	if (pm->python_version)
 		print_python(out, pm);
 	else if (pm->python_why)

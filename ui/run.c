@@ -2,11 +2,13 @@
  * pydeadlock run: the command line.  The work is the supervisor's
  * (supervisor/supervisor.c).
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "supervisor/supervisor.h"
@@ -19,7 +21,9 @@ static const char run_usage[] =
 	"Usage: pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] [--graph=FILE] [--abort-on-uncaught]\n"
-	"                      [--potential-after=SECONDS] [--quiet] -- CMD [ARG...]\n";
+	"                      [--potential-after=SECONDS] [--act-on-potential]\n"
+	"                      [--quiet] [--ending-fd=FD]\n"
+	"                      -- CMD [ARG...]\n";
 
 /* SECONDS as a whole number of milliseconds, or -1. */
 static int parse_seconds(const char *arg)
@@ -32,6 +36,30 @@ static int parse_seconds(const char *arg)
 	return (int)(v * 1000);
 }
 
+/* --ending-fd=FD: an open pipe's write end; its inode names the
+ * program's listeners.  0, or -1 (said). */
+static int ending_pipe(const char *arg, struct run_options *o)
+{
+	struct stat st;
+	char *end;
+	long fd = strtol(arg, &end, 10);
+
+	if (end == arg || *end || fd < 0 || fd > INT_MAX) {
+		error_msg("run: --ending-fd wants a descriptor number, not '%s'", arg);
+		return -1;
+	}
+	if (fstat((int)fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+	    (fcntl((int)fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+		error_msg("run: --ending-fd=%ld is not the write end of an open pipe", fd);
+		return -1;
+	}
+	o->ending_fd = (int)fd;
+	o->ending_pipe = st.st_ino;
+	/* run's own: the program does not get it */
+	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -42,12 +70,14 @@ int cmd_run(int argc, char **argv)
 		{ "potential-after", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "graph", required_argument, NULL, 'g' },
+		{ "ending-fd", required_argument, NULL, 'e' },
+		{ "act-on-potential", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_options o = {
 		.policy = RUN_ABORT, .policy_name = "abort", .victim = "newest",
-		.potential_after_ms = POTENTIAL_AFTER_S * 1000,
+		.potential_after_ms = POTENTIAL_AFTER_S * 1000, .ending_fd = -1,
 	};
 	char err[512];
 	int c;
@@ -85,6 +115,13 @@ int cmd_run(int argc, char **argv)
 				error_msg("run: %s", err);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'P':
+			o.act_on_potential = true;
+			break;
+		case 'e':
+			if (ending_pipe(optarg, &o) < 0)
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);

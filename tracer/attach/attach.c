@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "tracer/attach/attach.h"
+#include "tracer/attach/core.h"
 #include "tracer/attach/native_wait.h"
 #include "tracer/attach/program_view.h"
 #include "tracer/attach/python_view.h"
@@ -131,6 +132,7 @@ struct attach_target {
 	struct python_view pv;
 	uint64_t registry_addr;	/* the shim's registry, 0: none */
 	struct registry *registry;	/* ... copied during the stop */
+	struct core *core;	/* read from a core file, not a live process */
 };
 
 /* While every process is stopped: registers, stacks, registry, Python. */
@@ -150,15 +152,24 @@ static int capture_stopped(struct attach_target *t, char *err, size_t err_size)
 static void describe_process(struct attach_target *t, struct process_model *pm)
 {
 	struct process_info *proc = model_add_process(pm, t->pid);
-	struct unwinder *uw = unwinder_new(&t->ps);
-	struct symbolizer *sym = symbolizer_new(t->pid);
+	struct symbolizer *sym = t->core ? symbolizer_new_core(core_elf(t->core),
+							       core_exe(t->core))
+					 : symbolizer_new(t->pid);
+	struct unwinder *uw = t->core ? unwinder_new_core(&t->ps, symbolizer_dwfl(sym))
+				      : unwinder_new(&t->ps);
 	struct proc_stat st;
 
-	if (procfs_stat(t->pid, 0, &st) == 0) {
-		proc->comm = xstrdup(st.comm);
-		proc->ppid = st.ppid;
+	if (t->core) {	/* /proc of that PID is another process's now */
+		proc->comm = xstrdup(core_comm(t->core));
+		proc->ppid = core_ppid(t->core);
+		proc->exe = xstrdup(core_args(t->core));
+	} else {
+		if (procfs_stat(t->pid, 0, &st) == 0) {
+			proc->comm = xstrdup(st.comm);
+			proc->ppid = st.ppid;
+		}
+		proc->exe = procfs_read("/proc/%d/cmdline", t->pid);	/* argv[0] */
 	}
-	proc->exe = procfs_read("/proc/%d/cmdline", t->pid);	/* argv[0] */
 	if (!sym)
 		debug_msg("no symbols for process %d", t->pid);
 	pm->threads = xrealloc(pm->threads, pm->n_threads + t->ps.n_threads + 1,
@@ -180,7 +191,7 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	proc->python = proc->python_version != NULL;
 	/* every handler the process has (sigset() and static code around
 	 * the shim included); the registry and Python's view refine SIGINT */
-	proc->wake_signals = program_view_wake_signals(t->pid, proc->python);
+	proc->wake_signals = t->core ? 0 : program_view_wake_signals(t->pid, proc->python);
 	registry_view_owners(t->registry, pm, t->pid, sym, t->pv.loc);
 	/* a SIGINT whose Python handler only interrupts (the default one,
 	 * asyncio.run's) wakes nothing, whatever C saw installed */
@@ -191,12 +202,29 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	proc->python_wake_signals = t->pv.signals_known
 				    ? proc->wake_signals & t->pv.custom_signals
 				    : proc->wake_signals;
+	/* a core keeps no table of C handlers; Python's is in its memory */
+	if (t->core && t->pv.signals_known)
+		proc->wake_signals = proc->python_wake_signals = t->pv.custom_signals;
 	if (t->pv.why)
 		proc->python_why = xstrdup(t->pv.why);
 	if (t->ps.stopped_ns > pm->stopped_ns)
 		pm->stopped_ns = t->ps.stopped_ns;
 	symbolizer_free(sym);
 	unwinder_free(uw);
+}
+
+/* The first process's facts are the model's. */
+static void model_header(struct process_model *pm)
+{
+	const struct process_info *first = &pm->procs[0];
+
+	pm->pid = first->pid;
+	pm->comm = xstrdup(first->comm);
+	pm->exe = xstrdup(first->exe);
+	pm->python_version = xstrdup(first->python_version);
+	pm->python_why = xstrdup(first->python_why);
+	pm->python_build = first->python_build;
+	pm->from_registry = first->from_registry;
 }
 
 static void targets_free(struct attach_target *targets, int n)
@@ -213,7 +241,6 @@ int attach_processes(const pid_t *pids, int n, struct process_model *pm,
 		     char *err, size_t err_size)
 {
 	struct attach_target *targets;
-	const struct process_info *first;
 	int rc = -1;
 
 	memset(pm, 0, sizeof(*pm));
@@ -266,15 +293,39 @@ release:
 		if (targets[i].stopped)
 			describe_process(&targets[i], pm);
 	program_view_apply(pm, true);
-	first = &pm->procs[0];
-	pm->pid = first->pid;
-	pm->comm = xstrdup(first->comm);
-	pm->exe = xstrdup(first->exe);
-	pm->python_version = xstrdup(first->python_version);
-	pm->python_why = xstrdup(first->python_why);
-	pm->python_build = first->python_build;
-	pm->from_registry = first->from_registry;
+	model_header(pm);
 	targets_free(targets, n);
+	return 0;
+}
+
+int attach_core(const char *path, struct process_model *pm, char *err,
+		size_t err_size)
+{
+	struct attach_target *t = xcalloc(1, sizeof(*t));
+	struct core *c;
+
+	memset(pm, 0, sizeof(*pm));
+	c = core_open(path, err, err_size);
+	if (!c) {
+		free(t);
+		return -1;
+	}
+	t->core = c;
+	t->pid = core_pid(c);
+	python_view_locate(&t->pv, t->pid);	/* the core's mappings */
+	if (core_snapshot(c, &t->ps) < 0) {
+		snprintf(err, err_size, "cannot read the threads of core file %s", path);
+		targets_free(t, 1);
+		core_close(c);
+		return -1;
+	}
+	if (t->pv.loc)
+		python_view_capture(&t->ps, &t->pv);
+	describe_process(t, pm);
+	model_header(pm);
+	pm->core = xstrdup(path);
+	targets_free(t, 1);
+	core_close(c);
 	return 0;
 }
 

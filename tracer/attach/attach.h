@@ -29,6 +29,15 @@ int attach_program(pid_t pid, bool children, struct process_model *pm,
 int attach_processes(const pid_t *pids, int n, struct process_model *pm,
 		     char *err, size_t err_size);
 
+/*
+ * The same from a core file (gcore PID, a crash's dump) of an x86-64
+ * process, read where it was taken (its mapped files on this disk).
+ * What only a live process tells is missing: thread names other than
+ * Python's, CPU times, descriptors (pipe waits), C signal handlers.
+ */
+int attach_core(const char *path, struct process_model *pm, char *err,
+		size_t err_size);
+
 /* When >= 0: a byte is written there, and it is closed, once the process
  * has been let go after its snapshot (the shim waits for this to break a
  * deadlock only after the report has seen it). */

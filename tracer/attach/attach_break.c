@@ -47,6 +47,7 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 {
 	bool tried[REGISTRY_MAX_CYCLE] = { 0 };
 	bool any_registry = false, static_python = false, unbreakable = false;
+	bool untracked = false;	/* a wait the shim does not hold: a syscall's */
 
 	/* by the policy; the next best should one refuse */
 	for (int round = 0; round < d->n_tids && round < REGISTRY_MAX_CYCLE; round++) {
@@ -74,6 +75,7 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 				s = NULL;
 			}
 			unbreakable |= s && !breakable_wait(s);
+			untracked |= !s || !atomic_load(&s->wait_addr);
 			if (!atomic_load(&r->breakable) || !s || !breakable_wait(s) ||
 			    !registry_victim_better(policy, s, best)) {
 				registry_copy_free(r);
@@ -94,9 +96,14 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 		pid_t tid = atomic_load(&best->tid);
 		char msg[192];
 
-		snprintf(msg, sizeof(msg),
-			 "deadlock: this wait (thread %d, for 0x%llx) would never end; failed by %s",
-			 (int)tid, (unsigned long long)waited, how);
+		if (d->certain)
+			snprintf(msg, sizeof(msg),
+				 "deadlock: this wait (thread %d, for 0x%llx) would never end; failed by %s",
+				 (int)tid, (unsigned long long)waited, how);
+		else
+			snprintf(msg, sizeof(msg),
+				 "potential deadlock: this wait (thread %d, for 0x%llx) and the others of its loop stayed unchanged; failed by %s",
+				 (int)tid, (unsigned long long)waited, how);
 		if (registry_break_thread(best_pid, best_addr,
 					  (uint32_t)(best - best_r->slots), msg) == 0 &&
 		    left_wait(best_pid, best_addr, tid, waited, taken)) {
@@ -112,10 +119,12 @@ pid_t attach_break_deadlock(const struct process_model *pm,
 	else
 		snprintf(why, size,
 			 "no thread of the deadlock in process %d could be made to fail its wait%s%s%s",
-			 pm->pid, static_python || unbreakable ? " (" : "",
+			 pm->pid, static_python || unbreakable || untracked ? " (" : "",
 			 static_python ? "only the main thread of a statically linked Python can raise in a lock wait"
-				       : unbreakable ? "a condition's, the GIL's or the interpreter's own wait cannot fail" : "",
-			 static_python || unbreakable ? ")" : "");
+			 : unbreakable ? "a condition's, the GIL's or the interpreter's own wait cannot fail"
+			 : untracked ? "a wait in a system call, for a child process or a pipe, is not the shim's to fail"
+			 : "",
+			 static_python || unbreakable || untracked ? ")" : "");
 	return -1;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tracer/attach/procfs.h"
+#include "tracer/attach/target_mem.h"
 
 int procfs_parse_stat(const char *text, struct proc_stat *out)
 {
@@ -256,9 +257,13 @@ int procfs_status(pid_t pid, pid_t tid, struct proc_status *out)
 
 int procfs_maps(pid_t pid, struct maps *out)
 {
-	char *text = procfs_read("/proc/%d/maps", pid);
+	const struct target_source *src = target_source_of(pid);
+	char *text;
 	int rc;
 
+	if (src)	/* a core file's mappings */
+		return src->maps(src->ctx, out);
+	text = procfs_read("/proc/%d/maps", pid);
 	if (!text)
 		return -1;
 	rc = procfs_parse_maps(text, out);

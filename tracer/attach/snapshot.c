@@ -154,11 +154,16 @@ void snapshot_explain_eperm(pid_t pid, pid_t tid, char *buf, size_t size)
 		 pid);
 }
 
+pid_t snapshot_exited_pid;
+int snapshot_exited_status;
+
 /* Interpret one waitpid status of a seized thread.  Returns -1 on exec. */
 static int note_stop(struct thread_snapshot *t, int status)
 {
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		t->gone = true;
+		snapshot_exited_pid = t->tid;
+		snapshot_exited_status = status;
 		return 0;
 	}
 	if (!WIFSTOPPED(status))
@@ -255,13 +260,19 @@ static void release_all(struct process_snapshot *ps)
 static void copy_registers(pid_t pid, struct process_snapshot *ps,
 			   struct thread_snapshot *t)
 {
-	struct user_regs_struct *r = &t->regs;
-	const struct map_entry *m;
-
-	if (ptrace(PTRACE_GETREGS, t->tid, 0, r) < 0) {
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &t->regs) < 0) {
 		t->stopped = false;
 		return;
 	}
+	snapshot_fill_thread(pid, ps, t);
+}
+
+void snapshot_fill_thread(pid_t pid, struct process_snapshot *ps,
+			  struct thread_snapshot *t)
+{
+	const struct user_regs_struct *r = &t->regs;
+	const struct map_entry *m;
+
 	/* orig_rax is -1 unless the thread entered the kernel by syscall */
 	t->in_syscall = (long)r->orig_rax >= 0;
 	t->syscall_nr = (long)r->orig_rax;

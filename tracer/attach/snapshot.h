@@ -69,6 +69,24 @@ struct process_snapshot {
  * failure returns -1 with a one-line reason in err, and the process is
  * running (or job-stopped) as before.
  */
+/*
+ * From t's registers (and ps->maps): the system call it is in, a copy of
+ * its stack and of the words around the futex it sleeps on, read with
+ * target_read(pid, ...).  The live snapshot's step after PTRACE_GETREGS,
+ * and a core file's (tracer/attach/core.c).
+ */
+void snapshot_fill_thread(pid_t pid, struct process_snapshot *ps,
+			  struct thread_snapshot *t);
+
+/*
+ * A snapshot waits for its threads by TID; when one is a process's first
+ * thread and that process is also our child (pydeadlock run's program),
+ * the wait may take its exit status.  The last one taken, for the parent
+ * to count as reaped (0: none).
+ */
+extern pid_t snapshot_exited_pid;
+extern int snapshot_exited_status;
+
 int snapshot_take(pid_t pid, struct process_snapshot *ps,
 		  snapshot_capture_fn capture, void *ctx,
 		  char *err, size_t err_size);

@@ -121,6 +121,42 @@ fail:
 	return NULL;
 }
 
+static const Dwfl_Callbacks core_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_build_id_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct symbolizer *symbolizer_new_core(void *core_elf, const char *exe)
+{
+	struct symbolizer *s = xcalloc(1, sizeof(*s));
+
+	s->inlines = inline_index_new();
+	s->dwfl = dwfl_begin(&core_callbacks);
+	if (!s->dwfl)
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_core_file_report(s->dwfl, core_elf, exe) < 0) {
+		dwfl_report_end(s->dwfl, NULL, NULL);
+		goto fail;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
+		goto fail;
+	/* the threads' registers, for dwfl_getthread_frames */
+	if (dwfl_core_file_attach(s->dwfl, core_elf) < 0)
+		debug_msg("libdwfl: no thread state in the core: %s", dwfl_errmsg(-1));
+	return s;
+fail:
+	debug_msg("libdwfl: %s", dwfl_errmsg(-1));
+	symbolizer_free(s);
+	return NULL;
+}
+
+void *symbolizer_dwfl(struct symbolizer *s)
+{
+	return s ? s->dwfl : NULL;
+}
+
 static void entry_clear(struct symbol_entry *e)
 {
 	for (int i = 0; i < e->n_levels; i++) {

@@ -18,7 +18,12 @@ struct symbolizer;
 
 /* Reports the modules of pid from /proc/PID/maps; NULL on failure. */
 struct symbolizer *symbolizer_new(pid_t pid);
+/* The modules of a core file (core_elf: its libelf Elf *), the
+ * executable's path given when known; NULL on failure. */
+struct symbolizer *symbolizer_new_core(void *core_elf, const char *exe);
 void symbolizer_free(struct symbolizer *s);
+/* libdwfl's session (a Dwfl *), for unwinding a core's threads. */
+void *symbolizer_dwfl(struct symbolizer *s);
 
 /*
  * Append to t the frames of pc: the functions inlined there, innermost

@@ -5,6 +5,21 @@
 
 #include "tracer/attach/target_mem.h"
 
+static struct target_source source;	/* pid 0: none */
+
+void target_source_set(const struct target_source *src)
+{
+	if (src)
+		source = *src;
+	else
+		memset(&source, 0, sizeof(source));
+}
+
+const struct target_source *target_source_of(pid_t pid)
+{
+	return source.pid && source.pid == pid ? &source : NULL;
+}
+
 int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = { buf, len };
@@ -13,6 +28,8 @@ int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 	if (!len)
 		return 0;
+	if (source.pid && source.pid == pid)
+		return source.read(source.ctx, addr, buf, len);
 	r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	if (r == (ssize_t)len)
 		return 0;
@@ -29,6 +46,10 @@ int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 
 	if (!len)
 		return 0;
+	if (source.pid && source.pid == pid) {
+		errno = EROFS;	/* a dump is read, never written */
+		return -1;
+	}
 	r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
 	if (r == (ssize_t)len)
 		return 0;

@@ -10,6 +10,27 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct maps;
+
+/*
+ * Where a process's memory and mappings come from when it is not a live
+ * process: a core file (tracer/attach/core.c).  While a source is set
+ * for pid, target_read(pid, ...) and procfs_maps(pid, ...) answer from
+ * it, and target_write refuses: the unwinder's cache, the Python reader
+ * and the snapshot's copies read a dump as they read a process.
+ */
+struct target_source {
+	pid_t pid;
+	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	int (*maps)(void *ctx, struct maps *out);
+	void *ctx;
+};
+
+/* Use src (copied) until target_source_set(NULL). */
+void target_source_set(const struct target_source *src);
+/* The source set for pid, or NULL: it is a live process. */
+const struct target_source *target_source_of(pid_t pid);
+
 /* Reads len bytes at addr; returns 0 when all were read, -1 otherwise. */
 int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 /* Writes len bytes at addr (process_vm_writev); 0 when all were written. */

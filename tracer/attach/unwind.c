@@ -1,3 +1,4 @@
+#include <elfutils/libdwfl.h>
 #include <libunwind-ptrace.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 struct unwinder {
 	struct process_snapshot *ps;
+	Dwfl *dwfl;		/* a core's threads: unwound by libdwfl */
 	unw_addr_space_t as;
 	void *upt;		/* libunwind-ptrace's per-process state */
 	struct memcache mem;
@@ -140,10 +142,60 @@ struct unwinder *unwinder_new(struct process_snapshot *ps)
 	return u;
 }
 
+struct unwinder *unwinder_new_core(struct process_snapshot *ps, void *dwfl)
+{
+	struct unwinder *u;
+
+	if (!dwfl)
+		return NULL;
+	u = xcalloc(1, sizeof(*u));
+	u->ps = ps;
+	u->dwfl = dwfl;
+	return u;
+}
+
+struct frame_walk {
+	uint64_t *pcs;
+	int n, max;
+	const char *why;
+};
+
+static int frame_found(Dwfl_Frame *state, void *arg)
+{
+	struct frame_walk *w = arg;
+	Dwarf_Addr pc;
+	bool activation;
+
+	if (!dwfl_frame_pc(state, &pc, &activation) || !pc)
+		return DWARF_CB_ABORT;
+	if (w->n == w->max) {
+		w->why = "stack deeper than pydeadlock reads";
+		return DWARF_CB_ABORT;
+	}
+	w->pcs[w->n++] = pc;
+	return DWARF_CB_OK;
+}
+
+static int unwind_core(struct unwinder *u, const struct thread_snapshot *t,
+		       uint64_t *pcs, int max, const char **why)
+{
+	struct frame_walk w = { pcs, 0, max, NULL };
+
+	if (dwfl_getthread_frames(u->dwfl, t->tid, frame_found, &w) < 0 &&
+	    !w.why && w.n < 2)
+		w.why = "unwinding stopped: no unwind information for a frame";
+	*why = w.why;
+	return w.n;
+}
+
 void unwinder_free(struct unwinder *u)
 {
 	if (!u)
 		return;
+	if (u->dwfl) {	/* the symbolizer's, not ours */
+		free(u);
+		return;
+	}
 	if (u->as)
 		unw_destroy_addr_space(u->as);
 	if (u->upt)
@@ -163,6 +215,8 @@ int unwinder_unwind(struct unwinder *u, const struct thread_snapshot *t,
 	int n = 0, step;
 
 	*why = NULL;
+	if (u->dwfl)
+		return unwind_core(u, t, pcs, max, why);
 	current = u;
 	u->thread = t;
 	if (unw_init_remote(&cursor, u->as, u->upt) < 0) {

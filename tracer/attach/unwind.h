@@ -16,6 +16,9 @@
 struct unwinder;
 
 struct unwinder *unwinder_new(struct process_snapshot *ps);
+/* A core's threads, unwound by libdwfl (dwfl: the core's Dwfl *, owned
+ * by its symbolizer); NULL without one. */
+struct unwinder *unwinder_new_core(struct process_snapshot *ps, void *dwfl);
 void unwinder_free(struct unwinder *u);
 
 /*

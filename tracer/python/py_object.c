@@ -44,6 +44,11 @@ void py_read_many(struct py_locator *loc, const uint64_t *addr, size_t len,
 	size_t i = 0;
 
 	memset(ok, 0, n * sizeof(*ok));
+	if (target_source_of(loc->pid)) {	/* a core file: piece by piece */
+		for (; i < n; i++)
+			ok[i] = py_read(loc, addr[i], bufs + i * len, len) == 0;
+		return;
+	}
 	while (i < n) {
 		size_t k = 0, done;
 		ssize_t r;
