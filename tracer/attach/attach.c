@@ -292,7 +292,20 @@ release:
 	for (int i = 0; i < n; i++)
 		if (targets[i].stopped)
 			describe_process(&targets[i], pm);
-	program_view_apply(pm, true);
+	{
+		pid_t *stopped = xcalloc(n, sizeof(*stopped));
+		const struct maps **maps = xcalloc(n, sizeof(*maps));
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (targets[i].stopped) {
+				stopped[k] = targets[i].pid;
+				maps[k++] = &targets[i].ps.maps;
+			}
+		program_view_apply_stopped(pm, true, stopped, maps, k);
+		free(stopped);
+		free(maps);
+	}
 	model_header(pm);
 	targets_free(targets, n);
 	return 0;

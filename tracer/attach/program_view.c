@@ -43,6 +43,10 @@ struct pv_state {
 	bool outside_pipes;	/* processes outside the model scanned */
 	struct maps *maps;	/* per process of the model, read on demand */
 	bool *maps_read;
+	bool *maps_borrowed;	/* ... or the stop's, not ours to free */
+	const pid_t *stopped_pids;	/* the processes stopped, and ... */
+	const struct maps *const *stopped_maps;	/* ... their mappings then */
+	int n_stopped;
 };
 
 static bool in_model(const struct process_model *pm, pid_t pid)
@@ -366,8 +370,16 @@ static void classify_call(struct pv_state *st, struct thread_model *t)
 static struct maps *maps_of(struct pv_state *st, int proc)
 {
 	if (!st->maps_read[proc]) {
+		pid_t pid = st->pm->procs[proc].pid;
+
 		st->maps_read[proc] = true;
-		if (procfs_maps(st->pm->procs[proc].pid, &st->maps[proc]) < 0)
+		for (int i = 0; i < st->n_stopped; i++)
+			if (st->stopped_pids[i] == pid && st->stopped_maps[i]->n) {
+				st->maps[proc] = *st->stopped_maps[i];
+				st->maps_borrowed[proc] = true;
+				return &st->maps[proc];
+			}
+		if (procfs_maps(pid, &st->maps[proc]) < 0)
 			memset(&st->maps[proc], 0, sizeof(st->maps[proc]));
 	}
 	return &st->maps[proc];
@@ -563,11 +575,21 @@ static void foreign_owner(struct pv_state *st, struct thread_model *t)
 
 void program_view_apply(struct process_model *pm, bool look_outside)
 {
-	struct pv_state st = { .pm = pm, .look_outside = look_outside };
+	program_view_apply_stopped(pm, look_outside, NULL, NULL, 0);
+}
+
+void program_view_apply_stopped(struct process_model *pm, bool look_outside,
+				const pid_t *pids, const struct maps *const *maps,
+				int n)
+{
+	struct pv_state st = { .pm = pm, .look_outside = look_outside,
+			       .stopped_pids = pids, .stopped_maps = maps,
+			       .n_stopped = n };
 
 	pm->outside_unchecked = false;
 	st.maps = xcalloc(pm->n_procs + 1, sizeof(*st.maps));
 	st.maps_read = xcalloc(pm->n_procs + 1, sizeof(bool));
+	st.maps_borrowed = xcalloc(pm->n_procs + 1, sizeof(bool));
 	for (int i = 0; i < pm->n_threads; i++) {
 		struct thread_model *t = &pm->threads[i];
 		int proc = -1;
@@ -602,10 +624,11 @@ void program_view_apply(struct process_model *pm, bool look_outside)
 		}
 	}
 	for (int i = 0; i < pm->n_procs; i++)
-		if (st.maps_read[i])
+		if (st.maps_read[i] && !st.maps_borrowed[i])
 			maps_free(&st.maps[i]);
 	free(st.maps);
 	free(st.maps_read);
+	free(st.maps_borrowed);
 	free(st.ends);
 }
 

@@ -25,6 +25,15 @@
  * pm->outside_unchecked is set.
  */
 void program_view_apply(struct process_model *pm, bool look_outside);
+/*
+ * The same, with the mappings of processes that were stopped (maps[i] of
+ * pids[i], read during the stop) instead of /proc's now: a process that
+ * ended since has none left there, and its shared objects would pass for
+ * private ones.
+ */
+void program_view_apply_stopped(struct process_model *pm, bool look_outside,
+				const pid_t *pids, const struct maps *const *maps,
+				int n);
 
 /*
  * The signals of pid whose handler may end a wait (bit sig-1), from
