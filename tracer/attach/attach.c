@@ -332,6 +332,11 @@ int attach_core(const char *path, struct process_model *pm, char *err,
 		core_close(c);
 		return -1;
 	}
+	/* a process under pydeadlock run: its registry is in the dump too */
+	t->registry_addr = registry_find(t->pid);
+	if (t->registry_addr)
+		t->registry = registry_read(t->pid, NULL);
+	t->pv.registry = t->registry;
 	if (t->pv.loc)
 		python_view_capture(&t->ps, &t->pv);
 	describe_process(t, pm);
