@@ -2,6 +2,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "common/error.h"
 #include "tracer/attach/inline_index.h"
+#include "tracer/attach/procfs.h"
 #include "tracer/attach/symbols.h"
 
 #define SYMBOL_CACHE_SIZE 4096	/* distinct PCs remembered; more just re-resolve */
@@ -97,16 +99,55 @@ static const Dwfl_Callbacks proc_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
-struct symbolizer *symbolizer_new(pid_t pid)
+/* maps as /proc/PID/maps text, for libdwfl's reader; NULL if none. */
+static FILE *maps_text(const struct maps *m, char **buf, size_t *len)
+{
+	FILE *f;
+
+	if (!m || !m->n || !(f = open_memstream(buf, len)))
+		return NULL;
+	for (int i = 0; i < m->n; i++) {
+		const struct map_entry *e = &m->v[i];
+
+		fprintf(f, "%" PRIx64 "-%" PRIx64 " %s %08" PRIx64 " %02lx:%02lx %lu %s\n",
+			e->start, e->end, e->perms, e->offset, e->dev >> 20,
+			e->dev & 0xfffff, e->inode, e->path ? e->path : "");
+	}
+	if (fclose(f) || !*len) {
+		free(*buf);
+		*buf = NULL;
+		return NULL;
+	}
+	f = fmemopen(*buf, *len, "r");	/* a memstream is written only */
+	if (!f) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return f;
+}
+
+struct symbolizer *symbolizer_new(pid_t pid, const struct maps *maps)
 {
 	struct symbolizer *s = xcalloc(1, sizeof(*s));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
 
 	s->inlines = inline_index_new();
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl)
 		goto fail;
 	dwfl_report_begin(s->dwfl);
-	if (dwfl_linux_proc_report(s->dwfl, pid) != 0) {
+	f = maps_text(maps, &text, &len);
+	/* the mappings the stop read: the process may have ended since */
+	rc = f ? dwfl_linux_proc_maps_report(s->dwfl, f)
+	       : dwfl_linux_proc_report(s->dwfl, pid);
+	if (f) {
+		fclose(f);
+		free(text);
+	}
+	if (rc != 0) {
 		dwfl_report_end(s->dwfl, NULL, NULL);
 		goto fail;
 	}

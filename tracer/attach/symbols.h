@@ -16,8 +16,11 @@
 
 struct symbolizer;
 
-/* Reports the modules of pid from /proc/PID/maps; NULL on failure. */
-struct symbolizer *symbolizer_new(pid_t pid);
+struct maps;
+
+/* Reports the modules of pid from maps (read during a stop), or from
+ * /proc/PID/maps when maps is NULL or empty; NULL on failure. */
+struct symbolizer *symbolizer_new(pid_t pid, const struct maps *maps);
 /* The modules of a core file (core_elf: its libelf Elf *), the
  * executable's path given when known; NULL on failure. */
 struct symbolizer *symbolizer_new_core(void *core_elf, const char *exe);
