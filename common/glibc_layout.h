@@ -20,13 +20,14 @@
 /*
  * sem_t is opaque (char __size[32]): struct new_sem (glibc's
  * sysdeps/nptl/internaltypes.h, 64-bit) begins uint64_t data; int
- * private, which sem_init and sem_open set to FUTEX_PRIVATE (128) for a
- * semaphore of one process, FUTEX_SHARED (0) for a process-shared one
- * (every sem_open'd one).  No header to check it against: the shim
- * checks it on two semaphores of its own at start.
+ * private, which sem_init and sem_open set to FUTEX_PRIVATE (LLL_PRIVATE,
+ * 0) for a semaphore of one process, FUTEX_SHARED (LLL_SHARED, 128) for
+ * a process-shared one (every sem_open'd one).  Measured on 2.36; no
+ * header to check it against: the shim checks it on two semaphores of
+ * its own at start.
  */
 #define GLIBC_SEM_PRIVATE_OFFSET 8
-#define GLIBC_SEM_PRIVATE 128
+#define GLIBC_SEM_SHARED 128
 /*
  * struct pthread (what pthread_self() points to): pid_t tid.  Private to
  * glibc (nptl/descr.h; measured on 2.36), so no build-time check: a

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,13 +10,15 @@
 int write_all(int fd, const void *buf, size_t len)
 {
 	struct timespec zero = { 0, 0 };
-	sigset_t pipe_set, old;
+	sigset_t pipe_set, old, pending;
 	const char *p = buf;
+	bool was_pending;
 	int rc = 0, saved;
 
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	while (len) {
 		ssize_t w = write(fd, p, len);
 
@@ -33,7 +36,7 @@ int write_all(int fd, const void *buf, size_t len)
 	saved = errno;
 	/* our write's SIGPIPE, if it raised one, before it is let through;
 	 * one that was pending before us stays pending */
-	if (rc < 0 && saved == EPIPE && !sigismember(&old, SIGPIPE))
+	if (rc < 0 && saved == EPIPE && !was_pending)
 		while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
 			;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -337,9 +337,10 @@ static void poke_u32(pid_t pid, uint64_t addr, size_t offset, uint32_t value)
 /* The waits of a registry (who waits for what), order aside. */
 static uint64_t registry_waits_key(const struct registry *r)
 {
+	uint32_t n = atomic_load(&r->high_water);
 	uint64_t key = 0;
 
-	for (int i = 0; i < REGISTRY_MAX_THREADS; i++) {
+	for (uint32_t i = 0; i < n && i < REGISTRY_MAX_THREADS; i++) {
 		const struct registry_slot *sl = &r->slots[i];
 		uint64_t addr = atomic_load(&sl->wait_addr);
 
@@ -843,8 +844,10 @@ static uint64_t potential_key(const struct process_model *pm,
 		const struct thread_model *t =
 			model_thread((struct process_model *)pm, d->tids[k]);
 
+		/* the same wait: a victim that waits again is another */
 		key = registry_key_add(key, ((uint64_t)d->tids[k] << 40) ^
 					    (t ? t->wait.id : 0));
+		key = registry_key_add(key, t ? t->wait_serial : 0);
 	}
 	return key;
 }
@@ -1117,6 +1120,9 @@ int supervise(const struct run_options *o)
 		uint64_t now = now_ns(), wake = s.next_look;
 		int timeout;
 
+		/* ending: no more looks, only the deadlines */
+		if (s.ending)
+			wake = now + (uint64_t)LOOK_MIN_MS * 1000000u;
 		if (s.term_deadline && s.term_deadline < wake)
 			wake = s.term_deadline;
 		if (s.ending_deadline && s.ending_deadline < wake)

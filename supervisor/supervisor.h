@@ -35,7 +35,8 @@ struct run_options {
 };
 
 #define RUN_TERM_GRACE_MS 10000	/* after one SIGINT/SIGTERM: then SIGKILL */
-#define RUN_ENDING_GRACE_MS 5000	/* after the ending line: then SIGKILL */
+#define RUN_ENDING_GRACE_MS 15000	/* after the ending line: then SIGKILL
+					 * (pytest-xdist ends its workers in 10) */
 
 /*
  * Run the program to its end.  Returns its exit status (128+N when

@@ -413,6 +413,8 @@ static int render(const char *path, const char *format,
 	char dot[4096], tflag[16];
 	char *argv[] = { "dot", tflag, "-o", (char *)path, NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
 	int fds[2], status;
 	char *text;
 	size_t len;
@@ -431,7 +433,19 @@ static int render(const char *path, const char *format,
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-	errno = posix_spawn(&child, dot, &fa, NULL, argv, dot_environment());
+	/* dot gets default signals, none blocked (run blocks and ignores
+	 * some for itself): a Ctrl-C ends it too */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	errno = posix_spawn(&child, dot, &fa, &attr, argv, dot_environment());
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[0]);
 	if (errno) {

@@ -152,8 +152,9 @@ class Session:
 
 
 def ending_pipe():
-    """The read end run tells the end on, if this process is the session's
-    (xdist workers see the variable, not the descriptor: its inode says)."""
+    """The read end run tells the end on, if this process is the session's:
+    the variable is taken out (xdist workers, started later, do not see it)
+    and the descriptor's inode checked."""
     value = os.environ.pop(ENDING_ENV, "")
     try:
         fd, inode = (int(v) for v in value.split(":"))

@@ -65,11 +65,17 @@ static int dump_read(struct core *c, uint64_t offset, void *buf, size_t len)
 static int file_read(const struct map_entry *m, uint64_t addr, void *buf,
 		     size_t len)
 {
-	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	/* a hostile dump may name a FIFO or a terminal: regular files only */
+	int fd = open(m->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
 	n = pread(fd, buf, len, (off_t)(m->offset + (addr - m->start)));
 	close(fd);
 	return n == (ssize_t)len ? 0 : -1;
@@ -161,7 +167,7 @@ static void parse_files(struct core *c, const uint8_t *d, size_t size)
 	uint64_t count, page;
 	const char *name;
 
-	if (size < 16)
+	if (size < 16 || c->files.v)	/* one NT_FILE: a second is ignored */
 		return;
 	count = w[0];
 	page = w[1];

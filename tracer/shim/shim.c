@@ -1109,8 +1109,8 @@ static void sem_layout_check(void)
 
 	if (real_sem_init(&mine, 0, 0) || real_sem_init(&shared, 1, 0))
 		return;
-	sem_layout_known = sem_private_word(&mine) == GLIBC_SEM_PRIVATE &&
-			   sem_private_word(&shared) == 0;
+	sem_layout_known = sem_private_word(&mine) == 0 &&
+			   sem_private_word(&shared) == GLIBC_SEM_SHARED;
 	real_sem_destroy(&mine);
 	real_sem_destroy(&shared);
 }
@@ -1126,7 +1126,7 @@ static uint32_t sem_flags(sem_t *sem)
 	uint32_t f = registry_fact(shim_registry, (uint64_t)(uintptr_t)sem);
 
 	if (!(f & FACT_SHARED) && sem_layout_known &&
-	    sem_private_word(sem) != GLIBC_SEM_PRIVATE) {
+	    sem_private_word(sem) == GLIBC_SEM_SHARED) {
 		f |= FACT_SHARED | FACT_COUNTING;
 		sem_fact(sem, f);	/* for the readers of its holds too */
 	}
