@@ -38,6 +38,55 @@ int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return -1;
 }
 
+#define READ_BATCH 1024	/* IOV_MAX: pieces per process_vm_readv */
+#define FIRST_MAPPED 4096	/* the first page is never mapped */
+
+/*
+ * The transfer stops at the first piece that faults, so the batch
+ * restarts after it.  A source (a core) is read piece by piece.
+ */
+size_t target_read_many(pid_t pid, const uint64_t *addr, size_t len,
+			uint8_t *bufs, bool *ok, size_t n)
+{
+	struct iovec local[READ_BATCH], remote[READ_BATCH];
+	size_t index[READ_BATCH], i = 0, reads = 0;
+
+	memset(ok, 0, n * sizeof(*ok));
+	if (source.pid && source.pid == pid) {
+		for (; i < n; i++)
+			if (addr[i] >= FIRST_MAPPED) {
+				ok[i] = source.read(source.ctx, addr[i],
+						    bufs + i * len, len) == 0;
+				reads++;
+			}
+		return reads;
+	}
+	while (i < n) {
+		size_t k = 0, done;
+		ssize_t r;
+
+		for (; i < n && k < READ_BATCH; i++) {
+			if (addr[i] < FIRST_MAPPED)
+				continue;
+			local[k].iov_base = bufs + i * len;
+			local[k].iov_len = len;
+			remote[k].iov_base = (void *)(uintptr_t)addr[i];
+			remote[k].iov_len = len;
+			index[k++] = i;
+		}
+		if (!k)
+			break;
+		r = process_vm_readv(pid, local, k, remote, k, 0);
+		reads++;
+		done = r > 0 ? (size_t)r / len : 0;
+		for (size_t j = 0; j < done && j < k; j++)
+			ok[index[j]] = true;
+		if (done < k)
+			i = index[done] + 1;
+	}
+	return reads;
+}
+
 int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
 	struct iovec local = { (void *)buf, len };

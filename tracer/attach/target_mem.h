@@ -6,6 +6,7 @@
 #ifndef PD_TARGET_MEM_H
 #define PD_TARGET_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,13 @@ const struct target_source *target_source_of(pid_t pid);
 
 /* Reads len bytes at addr; returns 0 when all were read, -1 otherwise. */
 int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+/*
+ * Reads n pieces of len bytes, addr[i] into bufs + i * len, ok[i] telling
+ * which were read (an address in the first page never is), with as few
+ * system calls as the kernel allows.  Returns the number of reads made.
+ */
+size_t target_read_many(pid_t pid, const uint64_t *addr, size_t len,
+			uint8_t *bufs, bool *ok, size_t n);
 /* Writes len bytes at addr (process_vm_writev); 0 when all were written. */
 int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 

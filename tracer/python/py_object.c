@@ -6,13 +6,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "common/error.h"
 #include "tracer/attach/target_mem.h"
 #include "tracer/python/py_private.h"
 
-#define PY_IOV_BATCH 1024	/* IOV_MAX: pieces per process_vm_readv */
 #define PY_STR_PREFETCH 128	/* header and a short name in one read */
 #define PY_LONG_DIGITS 3	/* 3 x 30 bits hold any thread ident */
 #define PY_PTR_MIN 4096		/* below this a pointer is NULL or junk */
@@ -31,47 +29,11 @@ int py_read_ptr(struct py_locator *loc, uint64_t addr, uint64_t *out)
 	return py_read(loc, addr, out, sizeof(*out));
 }
 
-/*
- * Reads n pieces of len bytes, with as few system calls as the kernel
- * allows: the transfer stops at the first piece that faults, so the
- * batch restarts after it.
- */
+/* n pieces of len bytes: target_read_many's batches (a core's too) */
 void py_read_many(struct py_locator *loc, const uint64_t *addr, size_t len,
 		  uint8_t *bufs, bool *ok, size_t n)
 {
-	struct iovec local[PY_IOV_BATCH], remote[PY_IOV_BATCH];
-	size_t index[PY_IOV_BATCH];
-	size_t i = 0;
-
-	memset(ok, 0, n * sizeof(*ok));
-	if (target_source_of(loc->pid)) {	/* a core file: piece by piece */
-		for (; i < n; i++)
-			ok[i] = py_read(loc, addr[i], bufs + i * len, len) == 0;
-		return;
-	}
-	while (i < n) {
-		size_t k = 0, done;
-		ssize_t r;
-
-		for (; i < n && k < PY_IOV_BATCH; i++) {
-			if (addr[i] < PY_PTR_MIN)
-				continue;
-			local[k].iov_base = bufs + i * len;
-			local[k].iov_len = len;
-			remote[k].iov_base = (void *)(uintptr_t)addr[i];
-			remote[k].iov_len = len;
-			index[k++] = i;
-		}
-		if (!k)
-			break;
-		r = process_vm_readv(loc->pid, local, k, remote, k, 0);
-		loc->reads++;
-		done = r > 0 ? (size_t)r / len : 0;
-		for (size_t j = 0; j < done && j < k; j++)
-			ok[index[j]] = true;
-		if (done < k)
-			i = index[done] + 1;
-	}
+	loc->reads += target_read_many(loc->pid, addr, len, bufs, ok, n);
 }
 
 /* Appends code point c to out as UTF-8; returns the bytes written. */

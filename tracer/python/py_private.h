@@ -90,7 +90,7 @@ struct py_locator {
 /* Remote reads (py_object.c).  All return 0, or -1 when unreadable. */
 int py_read(struct py_locator *loc, uint64_t addr, void *buf, size_t len);
 int py_read_ptr(struct py_locator *loc, uint64_t addr, uint64_t *out);
-/* One process_vm_readv for many pieces; ok[i] says which were read. */
+/* Many pieces in few reads (target_read_many); ok[i] says which were read. */
 void py_read_many(struct py_locator *loc, const uint64_t *addr, size_t len,
 		  uint8_t *bufs, bool *ok, size_t n);
 /* A str object as a new UTF-8 string, or NULL. */
