@@ -513,28 +513,13 @@ static const struct deadlock *actionable_potential(const struct process_model *p
 static bool deadlock_still(const struct sup *s, const struct process_model *pm,
 			   const struct deadlock *d);
 
-/*
- * The potential deadlock to follow: the first one that stayed still
- * since the last look, one no timeout undoes before any other; NULL.
- */
-static const struct deadlock *still_potential(const struct sup *s,
-					      const struct process_model *pm)
+/* Did any potential deadlock of pm stay still since the last look? */
+static bool potential_still(const struct sup *s, const struct process_model *pm)
 {
-	const struct deadlock *untimed = NULL, *timed = NULL;
-
-	for (int k = 0; k < pm->n_potential; k++) {
-		const struct deadlock *d = &pm->potential[k];
-
-		if (!deadlock_still(s, pm, d))
-			continue;
-		if (actionable(pm, d))
-			return d;
-		if (!deadlock_timed(pm, d) && !untimed)
-			untimed = d;
-		if (!timed)
-			timed = d;
-	}
-	return untimed ? untimed : timed;
+	for (int k = 0; k < pm->n_potential; k++)
+		if (deadlock_still(s, pm, &pm->potential[k]))
+			return true;
+	return false;
 }
 
 /*
@@ -685,17 +670,27 @@ static void act(struct sup *s, const struct process_model *seen,
 	model_free(&pm);
 }
 
-/* A deadlock's key: the objects its threads wait on, order aside. */
+/*
+ * A deadlock's key, order aside: the objects its threads wait on; with
+ * each_wait, which thread waits and which wait it is too (a victim that
+ * waits again is another).
+ */
 static uint64_t deadlock_key(const struct process_model *pm,
-			     const struct deadlock *d)
+			     const struct deadlock *d, bool each_wait)
 {
 	uint64_t key = 0;
 
 	for (int i = 0; i < d->n_tids; i++) {
 		const struct thread_model *t =
 			model_thread((struct process_model *)pm, d->tids[i]);
+		uint64_t id = t ? t->wait.id : 0;
 
-		key = registry_key_add(key, t ? t->wait.id : 0);
+		if (each_wait)
+			key = registry_key_add(registry_key_add(key,
+				((uint64_t)d->tids[i] << 40) ^ id),
+				t ? t->wait_serial : 0);
+		else
+			key = registry_key_add(key, id);
 	}
 	return key;
 }
@@ -706,7 +701,7 @@ static uint64_t deadlock_key(const struct process_model *pm,
 static bool reported_before(struct sup *s, const struct process_model *pm,
 			    const struct deadlock *d)
 {
-	uint64_t key = deadlock_key(pm, d);
+	uint64_t key = deadlock_key(pm, d, false);
 
 	if (registry_seen_has(&s->reported, key))
 		return true;
@@ -834,24 +829,6 @@ static bool shim_has_it(const struct sup *s, const struct process_model *pm,
 	return shim_sees;
 }
 
-/* A potential deadlock's key: its threads and what each waits for. */
-static uint64_t potential_key(const struct process_model *pm,
-			      const struct deadlock *d)
-{
-	uint64_t key = 0;
-
-	for (int k = 0; k < d->n_tids; k++) {
-		const struct thread_model *t =
-			model_thread((struct process_model *)pm, d->tids[k]);
-
-		/* the same wait: a victim that waits again is another */
-		key = registry_key_add(key, ((uint64_t)d->tids[k] << 40) ^
-					    (t ? t->wait.id : 0));
-		key = registry_key_add(key, t ? t->wait_serial : 0);
-	}
-	return key;
-}
-
 static struct followed *followed_of(struct sup *s, uint64_t key)
 {
 	for (int i = 0; i < s->n_followed; i++)
@@ -877,7 +854,7 @@ static void follow_potential(struct sup *s, const struct process_model *pm,
 		s->followed[i].present = false;
 	for (int k = 0; k < pm->n_potential; k++) {
 		const struct deadlock *d = &pm->potential[k];
-		uint64_t key = potential_key(pm, d);
+		uint64_t key = deadlock_key(pm, d, true);
 		struct followed *f = followed_of(s, key);
 
 		if (!f) {
@@ -935,7 +912,7 @@ static bool look(struct sup *s)
 	}
 	/* seen, and not yet known to be still: look again soon */
 	seen = (pm.n_deadlocks && !deadlock_still(s, &pm, &pm.deadlocks[0])) ||
-	       (pm.n_potential && !pm.n_deadlocks && !still_potential(s, &pm));
+	       (pm.n_potential && !pm.n_deadlocks && !potential_still(s, &pm));
 	/* ... but what keeps moving (a Condition.wait(timeout) loop) is not
 	 * looked at every LOOK_CONFIRM_MS for ever */
 	s->confirms = seen ? s->confirms + 1 : 0;
