@@ -8,6 +8,8 @@
 #include "common/model.h"
 
 void report_text(FILE *out, const struct process_model *pm);
+/* What w waits for: "lock 0x55d0 (_thread.lock) with a timeout". */
+void report_wait_object(FILE *out, const struct wait_info *w);
 /*
  * How report_text writes, for the whole run: colour (ANSI) for a
  * terminal, and quiet (the verdict and the deadlocks' threads, no

@@ -141,24 +141,19 @@ static void dot_wait_site(FILE *out, const struct thread_model *t)
 	dot_site(out, &t->wait.site);
 }
 
-/* "lock 0x55d0 (_thread.lock)" */
+/* report_wait_object's words, as DOT text */
 static void dot_object(FILE *out, const struct wait_info *w)
 {
-	if (w->kind == WAIT_GIL)
-		fputs("the GIL", out);
-	else if (w->kind == WAIT_PIPE)
-		fprintf(out, "pipe:[%" PRIu64 "]", w->id);
-	else if (w->kind == WAIT_CHILD)
-		fprintf(out, "the end of child process %" PRIu64, w->id);
-	else
-		fprintf(out, "%s 0x%" PRIx64, wait_kind_name(w->kind), w->id);
-	if (w->pytype) {
-		fputs(" (", out);
-		dot_text(out, w->pytype);
-		fputc(')', out);
-	}
-	if (w->timed)
-		fputs(" with a timeout", out);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (!mem)
+		return;
+	report_wait_object(mem, w);
+	fclose(mem);
+	dot_text(out, text);
+	free(text);
 }
 
 /* The hold of owner that w waits for, or NULL. */

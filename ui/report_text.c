@@ -70,9 +70,7 @@ static void print_process_ref(FILE *out, const struct process_model *pm,
 		fprintf(out, " (%s)", p->comm);
 }
 
-/* "mutex 0x55d0 (_thread.lock) held by thread 12 "beta"" */
-static void print_wait(FILE *out, const struct process_model *pm,
-		       const struct wait_info *w)
+void report_wait_object(FILE *out, const struct wait_info *w)
 {
 	if (w->kind == WAIT_PIPE)
 		fprintf(out, "pipe:[%" PRIu64 "]", w->id);
@@ -88,6 +86,13 @@ static void print_wait(FILE *out, const struct process_model *pm,
 		fprintf(out, " (%s)", w->pytype);
 	if (w->timed)
 		fprintf(out, " with a timeout");
+}
+
+/* "mutex 0x55d0 (_thread.lock) held by thread 12 "beta"" */
+static void print_wait(FILE *out, const struct process_model *pm,
+		       const struct wait_info *w)
+{
+	report_wait_object(out, w);
 	if (w->n_owners) {
 		fprintf(out, w->kind == WAIT_JOIN ? ", the exit of " : " held by ");
 		for (int k = 0; k < w->n_owners; k++) {
