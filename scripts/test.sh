@@ -15,7 +15,8 @@ cd "$top/build"
 make -j"$(nproc)" check > check.out 2>&1
 status=$?
 grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.out
-for log in $(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2.log/p' check.out); do
+# automake names a test's log after the test less its extension
+for log in $(sed -n 's/^\(FAIL\|ERROR\): \(.*\)\.[a-z]*$/\2.log/p' check.out); do
 	echo "---- $log"
 	tail -n 30 "$log"
 done

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "contended.h"
+
 static pthread_mutex_t mutex_a = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t mutex_b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t both_hold;
@@ -36,6 +38,7 @@ int main(void)
 	pthread_create(&b, NULL, beta, NULL);
 	pthread_setname_np(b, "beta");
 	pthread_barrier_wait(&both_hold);
+	until_contended((pthread_mutex_t *[]){ &mutex_a, &mutex_b }, 2);
 	printf("ready %p %p\n", (void *)&mutex_a, (void *)&mutex_b);
 	fflush(stdout);
 	pthread_join(a, NULL);

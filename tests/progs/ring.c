@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "contended.h"
+
 static int n_threads;
 static pthread_mutex_t *mutexes;
 static pthread_barrier_t all_hold;
@@ -39,6 +41,14 @@ int main(int argc, char **argv)
 		pthread_setname_np(threads[i], name);
 	}
 	pthread_barrier_wait(&all_hold);
+	{
+		pthread_mutex_t **wanted = calloc(n_threads, sizeof(*wanted));
+
+		for (int i = 0; i < n_threads; i++)
+			wanted[i] = &mutexes[i];
+		until_contended(wanted, n_threads);
+		free(wanted);
+	}
 	puts("ready");
 	fflush(stdout);
 	pthread_join(threads[0], NULL);
