@@ -13,6 +13,9 @@
 #define EXIT_USAGE 2		/* usage error, or the process cannot be read */
 /* run: the program was ended because of a deadlock */
 #define EXIT_DEADLOCK 86
+/* replay: the program left the trace (another input, an uncontrolled
+ * source of nondeterminism); the message names the first step */
+#define EXIT_DIVERGED 87
 /* run --abort-on-uncaught: a thread died of an uncaught exception */
 #define EXIT_UNCAUGHT 1
 

@@ -15,6 +15,8 @@
 #define GLIBC_MUTEX_PSHARED 128		/* __kind: PTHREAD_MUTEX_PSHARED_BIT */
 #define GLIBC_COND_WREFS_OFFSET 36	/* pthread_cond_t: unsigned __wrefs */
 #define GLIBC_COND_PSHARED 1		/* __wrefs: __PTHREAD_COND_SHARED_MASK */
+#define GLIBC_COND_MONOTONIC 2		/* __wrefs: its clock is CLOCK_MONOTONIC
+					 * (bit 1, __PTHREAD_COND_CLOCK_MONOTONIC_MASK) */
 #define GLIBC_RWLOCK_SHARED_OFFSET 28	/* pthread_rwlock_t: unsigned char __shared */
 #define GLIBC_FUTEX_TID_MASK 0x3fffffff	/* a PI futex word: its owner's TID */
 /*

@@ -57,6 +57,8 @@ enum registry_kind {
 #define REG_WAIT_FIRM 32	/* cannot be made to fail: the interpreter's own */
 #define REG_WAIT_PARKED 64	/* 3.13.1+ parked on a Lock's PyMutex: its
 				 * holder is not in the registry */
+#define REG_WAIT_SERIAL 128	/* run --serial: asleep in the scheduler, not
+				 * in the object; the slot says what it waits for */
 
 /* A hold's flags */
 #define HELD_OWNED 1		/* only this thread will release it: a mutex, a
@@ -155,7 +157,8 @@ struct registry {
 	 * can be made to raise (the others keep waiting when chosen) */
 	uint32_t raise_main_only;
 	uint32_t python;	/* a CPython the shim can read */
-	uint32_t pad3;
+	/* run --serial: the scheduler's own thread, not the program's */
+	_Atomic int32_t sched_tid;
 	/* signals with a handler the program installed itself (bit sig-1):
 	 * a handler may end any wait of the process */
 	_Atomic uint64_t user_signals;

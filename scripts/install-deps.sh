@@ -6,10 +6,11 @@ set -eu
 # libpython3.11-testsuite: CPython's own tests for Debian's python3.11,
 # run plainly and under the tool by tests/cpython; graphviz: its dot draws
 # --graph's pictures (optional at run time, tested); gdb: its gcore makes
-# the core files tests/pyattach/core.test reads
+# the core files tests/pyattach/core.test reads; clang: libFuzzer, for
+# tests/serial/fuzz.test
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libunwind-dev libdw-dev libelf-dev check elfutils python3 libc6-dbg \
-libpython3.11-testsuite graphviz gdb"
+libpython3.11-testsuite graphviz gdb clang"
 
 missing=""
 for p in $PACKAGES; do

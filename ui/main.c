@@ -12,6 +12,7 @@
 #include "tracer/attach/attach_break.h"
 #include "ui/report.h"
 #include "ui/run.h"
+#include "ui/serial_cli.h"
 
 static const char usage_text[] =
 	"Usage: pydeadlock attach [--json] [--quiet] [--stats] [--break] [--no-children]\n"
@@ -20,8 +21,10 @@ static const char usage_text[] =
 	"                      [--victim=newest|oldest|fewest-locks]\n"
 	"                      [--json-report=FILE] [--graph=FILE] -- CMD [ARG...]\n"
 	"       pydeadlock core [--json] [--quiet] [--graph=FILE] COREFILE\n"
+	"       pydeadlock run --serial [--seed=N] [--record=FILE] -- CMD [ARG...]\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
-	"       pydeadlock explore [OPTIONS] -- CMD [ARG...]\n"
+	"       pydeadlock explore [--runs=N] [--seed=N] [--depth=D] [--save=FILE]\n"
+	"                          [--timeout=SECONDS] -- CMD [ARG...]\n"
 	"       pydeadlock --help | --version\n"
 	"\n"
 	"attach  stop process PID and the processes below it for a few\n"
@@ -50,12 +53,26 @@ static const char usage_text[] =
 	"        in Python, at the line that waited.  --quiet: reports without\n"
 	"        the thread-by-thread stacks.  --graph=FILE: the wait-for graph\n"
 	"        of each deadlock found, as for attach.\n"
+	"        --serial: one thread runs at a time, the turn passing only at\n"
+	"        locks, conditions, semaphores, joins, thread start and end,\n"
+	"        the GIL, sleeps (in virtual time) and I/O, in an order chosen\n"
+	"        from --seed; --record=FILE writes the schedule (a text trace).\n"
+	"\n"
+	"replay  run CMD again under a recorded schedule: the same interleaving,\n"
+	"        the same deadlock.  Status 87 when the program leaves the trace\n"
+	"        (the message names the first step that differs).\n"
+	"\n"
+	"explore run CMD under --runs schedules (PCT: random priorities with\n"
+	"        depth-1 change points) until one deadlocks (86), fails (its\n"
+	"        status) or hangs past --timeout (124); its schedule is saved\n"
+	"        (--save, default pydeadlock-explore.trace) for replay.\n"
 	"\n"
 	"Reports are in colour on a terminal, unless NO_COLOR is set.\n"
 	"\n"
 	"Exit status of attach and core: 0 no deadlock, 1 deadlock found, 2\n"
-	"usage or attach error (a file that is not a core).  Of run: the program's own, 86 when it was ended because\n"
-	"of a deadlock, 2 for a usage error.  See pydeadlock(1).\n";
+	"usage or attach error (a file that is not a core).  Of run, replay and\n"
+	"explore: the program's own, 86 when it was ended because of a\n"
+	"deadlock, 2 for a usage error.  See pydeadlock(1).\n";
 
 static void usage(FILE *out)
 {
@@ -309,10 +326,10 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "core"))
 		return cmd_core(argc - 1, argv + 1);
-	if (!strcmp(cmd, "replay") || !strcmp(cmd, "explore")) {
-		error_msg("'%s' is not available in this version yet; 'attach' is", cmd);
-		return EXIT_USAGE;
-	}
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "explore"))
+		return cmd_explore(argc - 1, argv + 1);
 	error_msg("unknown command '%s' (try 'pydeadlock --help')", cmd);
 	return EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
  * pydeadlock run: the command line.  The work is the supervisor's
  * (supervisor/supervisor.c).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include "supervisor/supervisor.h"
 #include "ui/report.h"
 #include "ui/run.h"
+#include "ui/serial_cli.h"
 
 #define POTENTIAL_AFTER_S 10	/* a potential deadlock still this long is said */
 
@@ -23,6 +25,7 @@ static const char run_usage[] =
 	"                      [--json-report=FILE] [--graph=FILE] [--abort-on-uncaught]\n"
 	"                      [--potential-after=SECONDS] [--act-on-potential]\n"
 	"                      [--quiet] [--ending-fd=FD]\n"
+	"                      [--serial [--seed=N] [--record=FILE] [--depth=D]]\n"
 	"                      -- CMD [ARG...]\n";
 
 /* SECONDS as a whole number of milliseconds, or -1. */
@@ -72,6 +75,11 @@ int cmd_run(int argc, char **argv)
 		{ "graph", required_argument, NULL, 'g' },
 		{ "ending-fd", required_argument, NULL, 'e' },
 		{ "act-on-potential", no_argument, NULL, 'P' },
+		{ "serial", no_argument, NULL, 'S' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "record", required_argument, NULL, 'r' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "steps", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -79,8 +87,10 @@ int cmd_run(int argc, char **argv)
 		.policy = RUN_ABORT, .policy_name = "abort", .victim = "newest",
 		.potential_after_ms = POTENTIAL_AFTER_S * 1000, .ending_fd = -1,
 	};
-	char err[512];
-	int c;
+	struct serial_options serial = { .seed = 1, .depth = SERIAL_DEPTH };
+	bool serial_asked = false;
+	char err[512], *end;
+	int c, status;
 
 	optind = 1;
 	opterr = 0;
@@ -123,6 +133,36 @@ int cmd_run(int argc, char **argv)
 			if (ending_pipe(optarg, &o) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'S':
+			serial.on = true;
+			break;
+		case 's':
+		case 'd':
+		case 'n': {
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (end == optarg || *end || errno || optarg[0] == '-' ||
+			    (c == 'd' && v > 32)) {
+				error_msg("run: --%s wants a number%s, not '%s'",
+					  c == 's' ? "seed" : c == 'd' ? "depth" : "steps",
+					  c == 'd' ? " from 0 to 32" : "", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == 's')
+				serial.seed = v;
+			else if (c == 'd')
+				serial.depth = (int)v;
+			else
+				serial.steps = v;
+			serial_asked = true;
+			break;
+		}
+		case 'r':
+			serial.record = optarg;
+			serial_asked = true;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			return 0;
@@ -149,10 +189,22 @@ int cmd_run(int argc, char **argv)
 			  o.victim);
 		return EXIT_USAGE;
 	}
+	if (serial_asked && !serial.on) {
+		error_msg("run: --seed, --record, --depth and --steps go with --serial");
+		return EXIT_USAGE;
+	}
+	if (serial.on && o.policy == RUN_BREAK) {
+		error_msg("run: --serial does not break deadlocks yet; use --on-deadlock=abort or report");
+		return EXIT_USAGE;
+	}
 	if (optind >= argc) {
 		error_msg("run: missing the command to run (pydeadlock run -- CMD [ARG...])");
 		return EXIT_USAGE;
 	}
 	o.argv = argv + optind;
-	return supervise(&o);
+	if (serial_prepare(&serial) < 0)
+		return EXIT_USAGE;
+	status = supervise(&o);
+	serial_finish(&serial, status);
+	return status;
 }

@@ -207,7 +207,14 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 {
 	const struct process_info *proc = model_process(pm, pid);
 	bool python = proc && proc->python_version;
+	pid_t sched = r ? atomic_load(&r->sched_tid) : 0;
 
+	/* run --serial's scheduler thread is pydeadlock's, not the program's */
+	for (int i = 0; sched && i < pm->n_threads; i++)
+		if (pm->threads[i].pid == pid && pm->threads[i].tid == sched) {
+			model_drop_thread(pm, i);
+			break;
+		}
 	for (int i = 0; r && i < pm->n_threads; i++) {
 		struct thread_model *tm = &pm->threads[i];
 		const struct registry_slot *s;
@@ -217,8 +224,20 @@ void registry_view_waits(const struct registry *r, struct process_model *pm,
 		    !atomic_load(&s->wait_addr))
 			continue;
 		flags = atomic_load(&s->wait_flags);
-		/* the kernel knows better than the slot a thread already woken */
-		if (tm->state != THREAD_WAITING && !tm->waking) {
+		if ((flags & REG_WAIT_SERIAL) && tm->state == THREAD_WAITING) {
+			/* asleep on the scheduler's word: the wait is the slot's */
+			tm->wait.kind = model_kind(atomic_load(&s->wait_kind), python);
+			tm->wait.id = tm->wait.sync_addr = atomic_load(&s->wait_addr);
+			tm->wait.n_owners = 0;
+			tm->wait.owned = false;
+			tm->wait.owner_why = NULL;
+			tm->wait.timed = flags & REG_WAIT_TIMED;
+			if (!tm->wait.site.file)
+				site_of_pc(sym, s->wait_site, &tm->wait.site);
+			free(tm->wait.detail);
+			tm->wait.detail = xstrdup("in pydeadlock's serial scheduler");
+		} else if (tm->state != THREAD_WAITING && !tm->waking) {
+			/* the kernel knows better than the slot a thread already woken */
 			wait_from_slot(r, pid, s, python, tm, sym);
 		} else if (tm->state == THREAD_WAITING &&
 			   tm->wait.kind == WAIT_FUTEX) {

@@ -28,6 +28,7 @@
 
 #include "common/glibc_layout.h"
 #include "include/pydeadlock.h"
+#include "runtime/sched.h"
 #include "tracer/shim/shim.h"
 #include "tracer/shim/shim_env.h"
 
@@ -42,6 +43,11 @@ static TLS bool my_untracked;	/* no slot was free: never look again */
 static TLS int in_shim;		/* our own calls into libc pass through */
 /* an absolute deadline long past: a timed call that only tries */
 static const struct timespec expired = { 0, 0 };
+
+bool shim_inside(void)
+{
+	return in_shim != 0;
+}
 
 /* The real functions, found with dlsym(RTLD_NEXT) at start-up. */
 static int (*real_mutex_lock)(pthread_mutex_t *);
@@ -186,6 +192,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	shim_registry->raise_main_only = !shim_python_can_fail(0);
 	shim_registry->python = shim_python_present();
 	shim_report_hello();
+	shim_serial_init();
 }
 
 __attribute__((destructor)) static void shim_fini(void)
@@ -242,8 +249,10 @@ static void after_fork_child(void)
 
 	my_slot = NULL;
 	my_untracked = false;
-	if (!old)
+	if (!old) {
+		sched_after_fork();
 		return;
+	}
 	shim_registry = registry_create(getpid());
 	if (shim_registry) {
 		shim_registry->fork_parent = old->pid;
@@ -288,6 +297,7 @@ static void after_fork_child(void)
 	registry_destroy(old);
 	if (shim_registry)
 		shim_report_hello();
+	sched_after_fork();
 }
 
 /*
@@ -547,6 +557,93 @@ static void wait_end(struct registry_slot *s)
 	}
 }
 
+/* ---- serial mode: blocking through the scheduler ---- */
+
+/* Is this call a point of the serial schedule (run --serial)? */
+static inline bool serial(void)
+{
+	if (__builtin_expect(!shim_serial, 1) || in_shim || !sched_mine())
+		return false;
+	sched_settle();
+	return true;
+}
+
+/* Block in the scheduler, the slot's wait marked as one there (readers
+ * outside see the thread asleep on the scheduler's word, not on obj). */
+static int serial_block(enum trace_event ev, const void *obj, int64_t timeout,
+			bool gil)
+{
+	if (my_slot)
+		atomic_fetch_or(&my_slot->wait_flags, REG_WAIT_SERIAL);
+	return sched_block(ev, obj, timeout, gil);
+}
+
+/*
+ * A point of the schedule where the turn may pass, after a lock call that
+ * did not block.  Not at the GIL's own mutex and conditions: a thread
+ * switch there changes nothing the program sees (who runs Python is
+ * decided where a GIL wait is ended), and it would multiply the steps
+ * over which exploration spreads its choices.
+ */
+static void serial_point(const void *obj, enum trace_event ev)
+{
+	int err = errno;
+
+	if (!is_gil(obj))
+		sched_point(ev);
+	errno = err;
+}
+
+bool shim_is_gil(const void *obj)
+{
+	return shim_registry && is_gil(obj);
+}
+
+/* A lock's release, under the schedule: its waiters may run. */
+static void serial_released(const void *obj, enum trace_event ev)
+{
+	int err = errno;
+
+	sched_wake(obj, true);
+	serial_point(obj, ev);
+	errno = err;
+}
+
+/*
+ * A mutex taken under the schedule: tried with the turn, else the turn
+ * passes until a release wakes this thread (or, with abs, virtual time
+ * passes it: ETIMEDOUT).  Never blocks in the kernel.
+ */
+static int serial_mutex_lock(pthread_mutex_t *m, clockid_t clock,
+			     const struct timespec *abs)
+{
+	for (;;) {
+		int rc = real_mutex_trylock(m);
+
+		if (rc != EBUSY)
+			return rc;
+		if (serial_block(TE_LOCK, m, shim_serial_remaining(clock, abs),
+				false) == ETIMEDOUT) {
+			rc = real_mutex_trylock(m);
+			return rc == EBUSY ? ETIMEDOUT : rc;
+		}
+	}
+}
+
+/* A process-shared object's wait: its release may come from another
+ * process, so the wait is made for real, without the turn. */
+#define SERIAL_OUTSIDE(call)						\
+	({								\
+		__typeof__(call) r_;					\
+		int e_;							\
+		sched_outside_begin(TE_IO);				\
+		r_ = (call);						\
+		e_ = errno;						\
+		sched_outside_end();					\
+		errno = e_;						\
+		r_;							\
+	})
+
 /* ---- pthread mutexes ---- */
 
 /* The flags of a wait on (or hold of) mutex m. */
@@ -578,6 +675,9 @@ static int mutex_block(struct registry_slot *s, pthread_mutex_t *m)
 	unsigned slices = 0;
 	int rc;
 
+	if (serial())
+		return mutex_shared(m) ? SERIAL_OUTSIDE(real_mutex_lock(m))
+				       : serial_mutex_lock(m, CLOCK_MONOTONIC, NULL);
 	if (!breakable())
 		return real_mutex_lock(m);
 	do {
@@ -609,6 +709,8 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	rc = real_mutex_trylock(m);		/* the whole cost when free */
 	if (mutex_got(rc)) {
 		mutex_push(s, m, site);
+		if (serial())
+			serial_point(m, TE_LOCK);
 		return rc;
 	}
 	/* glibc answers first: EDEADLK (an error-checking relock), EINVAL */
@@ -642,6 +744,8 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	rc = real_mutex_trylock(m);
 	if (mutex_got(rc) && (s = slot()))
 		mutex_push(s, m, SITE());
+	if (serial())
+		serial_point(m, TE_LOCK);
 	return rc;
 }
 
@@ -663,8 +767,14 @@ static int mutex_timed(pthread_mutex_t *m, clockid_t clock,
 		(void)wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED | mutex_shared(m),
 				 0, site);
 	}
-	rc = with_clock ? real_mutex_clocklock(m, clock, t)
-			: real_mutex_timedlock(m, t);
+	if (serial() && !mutex_shared(m))
+		rc = serial_mutex_lock(m, with_clock ? clock : CLOCK_REALTIME, t);
+	else if (serial())
+		rc = SERIAL_OUTSIDE(with_clock ? real_mutex_clocklock(m, clock, t)
+					       : real_mutex_timedlock(m, t));
+	else
+		rc = with_clock ? real_mutex_clocklock(m, clock, t)
+				: real_mutex_timedlock(m, t);
 	if (s) {
 		wait_end(s);
 		if (mutex_got(rc))
@@ -695,9 +805,14 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 			return __pthread_mutex_unlock(m);
 		resolve_all();
 	}
+	int rc;
+
 	if (s && !in_shim)
 		held_pop(s, m);
-	return real_mutex_unlock(m);
+	rc = real_mutex_unlock(m);
+	if (serial())
+		serial_released(m, TE_UNLOCK);
+	return rc;
 }
 
 EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
@@ -727,6 +842,53 @@ static uint32_t cond_shared(const pthread_cond_t *c)
 
 	memcpy(&wrefs, (const char *)c + GLIBC_COND_WREFS_OFFSET, sizeof(wrefs));
 	return wrefs & GLIBC_COND_PSHARED ? REG_WAIT_SHARED : 0;
+}
+
+/* Does this glibc keep a condition's clock where we read it?  Checked at
+ * start on a condition of our own (else every clock is CLOCK_REALTIME,
+ * as pthread_cond_timedwait's default). */
+static bool cond_clock_known;
+
+void shim_serial_layout_check(void)
+{
+	pthread_condattr_t a;
+	pthread_cond_t c;
+	unsigned wrefs;
+
+	if (pthread_condattr_init(&a) || pthread_condattr_setclock(&a, CLOCK_MONOTONIC) ||
+	    pthread_cond_init(&c, &a))
+		return;
+	memcpy(&wrefs, (const char *)&c + GLIBC_COND_WREFS_OFFSET, sizeof(wrefs));
+	cond_clock_known = (wrefs & GLIBC_COND_MONOTONIC) != 0;
+	pthread_cond_destroy(&c);
+	pthread_condattr_destroy(&a);
+}
+
+/*
+ * A condition wait under the schedule: the mutex released (its waiters
+ * may run), the turn passed until a notify (or the timeout, in virtual
+ * time; a GIL wait's timeout is the scheduler's to end), the mutex taken
+ * again.  0 or ETIMEDOUT, as the real wait.
+ */
+static int serial_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int mode,
+			    clockid_t clock, const struct timespec *t, bool gil)
+{
+	unsigned wrefs;
+	int64_t timeout = -1;
+	int rc;
+
+	if (mode == 1) {	/* the condition's own clock */
+		memcpy(&wrefs, (const char *)c + GLIBC_COND_WREFS_OFFSET, sizeof(wrefs));
+		clock = cond_clock_known && (wrefs & GLIBC_COND_MONOTONIC)
+			? CLOCK_MONOTONIC : CLOCK_REALTIME;
+	}
+	if (mode)
+		timeout = shim_serial_remaining(clock, t);
+	real_mutex_unlock(m);
+	sched_wake(m, true);
+	rc = serial_block(gil ? TE_GIL : TE_WAIT, c, timeout, gil);
+	(void)serial_mutex_lock(m, CLOCK_MONOTONIC, NULL);
+	return rc;
 }
 
 /* The mutex is held again after these returns of a condition wait. */
@@ -761,7 +923,17 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, bool timed,
 		held_pop(s, m);
 		(void)wait_begin(s, obj, kind, flags, 0, site);
 	}
-	if (mode == 0)
+	if (serial() && !cond_shared(c)) {
+		/* the GIL's timed wait is the one its switch interval ends
+		 * (its switch_cond, waited on untimed, is not) */
+		rc = serial_cond_wait(c, m, mode, clock, t, kind == REG_GIL && mode);
+	} else if (serial()) {
+		sched_outside_begin(TE_WAIT);
+		rc = mode == 0 ? real_cond_wait(c, m)
+		     : mode == 1 ? real_cond_timedwait(c, m, t)
+		     : real_cond_clockwait ? real_cond_clockwait(c, m, clock, t) : ENOSYS;
+		sched_outside_end();
+	} else if (mode == 0)
 		rc = real_cond_wait(c, m);
 	else if (mode == 1)
 		rc = real_cond_timedwait(c, m, t);
@@ -828,6 +1000,12 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 	waited = rc == EBUSY;
 	if (waited && wait_begin(s, l, REG_RWLOCK, flags, 0, site)) {
 		rc = victim_fails(s);
+	} else if (rc == EBUSY && serial() && !rwlock_shared(l)) {
+		while ((rc = write ? real_rwlock_trywrlock(l)
+				   : real_rwlock_tryrdlock(l)) == EBUSY)
+			(void)serial_block(TE_LOCK, l, -1, false);
+	} else if (rc == EBUSY && serial()) {
+		rc = SERIAL_OUTSIDE(write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l));
 	} else if (rc == EBUSY && !breakable()) {
 		rc = write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l);
 	} else if (rc == EBUSY) {
@@ -890,9 +1068,14 @@ EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 	struct registry_slot *s = my_slot;
 
 	resolve_all();
+	int rc;
+
 	if (s && !in_shim)
 		held_pop(s, l);
-	return real_rwlock_unlock(l);
+	rc = real_rwlock_unlock(l);
+	if (serial())
+		serial_released(l, TE_UNLOCK);
+	return rc;
 }
 
 EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
@@ -1008,6 +1191,8 @@ EXPORT int sem_trywait(sem_t *sem)
 		return rc;
 	if (rc == 0) {
 		held_push(s, sem, REG_SEMLOCK, 0, SITE());	/* errno untouched */
+		if (serial())
+			sched_point(TE_SEM);
 		return 0;
 	}
 	err = errno;
@@ -1135,16 +1320,41 @@ static uint32_t sem_flags(sem_t *sem)
 	       (f & FACT_SIGNAL ? REG_WAIT_SIGNAL : 0);
 }
 
+/* A semaphore wait under the schedule (a shared one: outside). */
+static int serial_sem_wait(sem_t *sem, int mode, clockid_t clock,
+			   const struct timespec *t, bool shared)
+{
+	if (shared)
+		return SERIAL_OUTSIDE(mode == 0 ? real_sem_wait(sem)
+				      : mode == 1 ? real_sem_timedwait(sem, t)
+				      : real_sem_clockwait(sem, clock, t));
+	for (;;) {
+		if (real_sem_trywait(sem) == 0)
+			return 0;
+		if (serial_block(TE_SEM, sem,
+				mode ? shim_serial_remaining(mode == 1 ? CLOCK_REALTIME
+								      : clock, t)
+				     : -1, false) == ETIMEDOUT) {
+			if (real_sem_trywait(sem) == 0)
+				return 0;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}
+
 /* sem_wait, sem_timedwait (mode 1) and sem_clockwait (mode 2). */
 static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 			const struct timespec *t, uint64_t site)
 {
 	struct registry_slot *s = slot();
-	uint32_t flags;
+	uint32_t flags = 0;
 	int rc, err;
 
 	if (s && real_sem_trywait(sem) == 0) {
 		held_push(s, sem, REG_SEMLOCK, 0, site);
+		if (serial())
+			sched_point(TE_SEM);
 		return 0;
 	}
 	shim_python_wait_begins(sem);
@@ -1161,7 +1371,9 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 			sem_cannot_fail();
 		}
 	}
-	if (mode == 0)
+	if (s && serial())
+		rc = serial_sem_wait(sem, mode, clock, t, flags & REG_WAIT_SHARED);
+	else if (mode == 0)
 		rc = s ? sem_block(s, sem) : real_sem_wait(sem);
 	else if (mode == 1)
 		rc = real_sem_timedwait(sem, t);
@@ -1219,6 +1431,12 @@ EXPORT int sem_post(sem_t *sem)
 		}
 		errno = err;
 	}
+	if (serial()) {
+		int rc = real_sem_post(sem);
+
+		serial_released(sem, TE_POST);
+		return rc;
+	}
 	return real_sem_post(sem);
 }
 
@@ -1247,7 +1465,13 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 		wait_end(s);
 		return victim_fails(s);
 	}
-	if (!breakable()) {
+	if (serial()) {
+		int id = sched_thread_of((uint64_t)t);
+
+		while (id >= 0 && !sched_thread_done(id))
+			(void)serial_block(TE_JOIN, sched_thread_obj(id), -1, false);
+		rc = id >= 0 ? real_join(t, ret) : SERIAL_OUTSIDE(real_join(t, ret));
+	} else if (!breakable()) {
 		rc = real_join(t, ret);
 	} else {
 		do {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/exit_status.h"
 #include "runtime/registry.h"
@@ -97,6 +98,26 @@ uint64_t shim_python_tstate(void);
 /* Where the GIL's state is, once Python runs; false before or without. */
 bool shim_python_gil(struct registry_gil *gil);
 
+/* write(2) all of buf, whatever signals do */
+void shim_write_all(int fd, const char *buf, size_t len);
+/* Is obj part of CPython's GIL (its mutex, its conditions)? */
+bool shim_is_gil(const void *obj);
+/* Is the calling thread inside the shim's own calls? */
+bool shim_inside(void);
+
+/* run --serial (serial.c): the scheduler decides who runs */
+extern bool shim_serial;
+/* From the environment run sets; nothing when not serial. */
+void shim_serial_init(void);
+/* Check the glibc layout facts serial mode reads (once, at its start). */
+void shim_serial_layout_check(void);
+/* ns from now (the program's, virtual, clock) to abs on clock; -1
+ * without abs. */
+int64_t shim_serial_remaining(clockid_t clock, const struct timespec *abs);
+/* The scheduler's proof: every thread waits for another (threads of
+ * them); report it and end the program by the policy. */
+void shim_serial_stuck(int threads);
+
 /* Messages said once per process (bits of registry->said) */
 enum shim_note {
 	NOTE_FULL,		/* more threads than the registry holds */
@@ -105,6 +126,7 @@ enum shim_note {
 	NOTE_NO_REPORT,		/* the full report could not be written */
 	NOTE_STATIC_VICTIM,	/* a static interpreter's thread cannot raise */
 	NOTE_ENV,		/* the environment or spawning degrades */
+	NOTE_SERIAL_SIGNAL,	/* a serial deadlock a signal might end */
 	NOTE_COUNT
 };
 

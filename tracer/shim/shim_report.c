@@ -164,8 +164,7 @@ bool shim_report_breakable(void)
 	return policy != POLICY_ABORT;
 }
 
-/* write(2) all of buf, whatever signals do */
-static void write_all(int fd, const char *buf, size_t len)
+void shim_write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
 		ssize_t w = write(fd, buf, len);
@@ -188,7 +187,7 @@ void shim_say_once(enum shim_note note, const char *what)
 	    (atomic_fetch_or(&shim_registry->said, 1u << note) & (1u << note)))
 		return;
 	n = snprintf(line, sizeof(line), "pydeadlock: %s\n", what);
-	write_all(2, line, n > 0 ? (size_t)n : 0);
+	shim_write_all(2, line, n > 0 ? (size_t)n : 0);
 }
 
 static const char *kind_name(uint32_t kind)
@@ -362,7 +361,7 @@ static void end_program(const char *why)
 			 "pydeadlock: ending the program (exit status %d): %s\n",
 			 EXIT_DEADLOCK, why);
 
-	write_all(2, line, n > 0 ? (size_t)n : 0);
+	shim_write_all(2, line, n > 0 ? (size_t)n : 0);
 	_exit(EXIT_DEADLOCK);
 }
 
@@ -405,7 +404,7 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	len = snprintf(line, sizeof(line),
 		       "pydeadlock: breaking it: thread %d's wait fails (victim: %s)\n",
 		       (int)atomic_load(&v->tid), registry_victim_names[victim_policy]);
-	write_all(2, line, len > 0 ? (size_t)len : 0);
+	shim_write_all(2, line, len > 0 ? (size_t)len : 0);
 	if (v == me)
 		return true;
 	atomic_store(&v->break_pending, 1);
@@ -513,7 +512,7 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 			" (thread %d waits for %s 0x%llx)\n", (int)tids[0],
 			kind_name(atomic_load(&me->wait_kind)),
 			(unsigned long long)atomic_load(&me->wait_addr));
-	write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
+	shim_write_all(2, line, len < sizeof(line) ? len : sizeof(line) - 1);
 	/* a repeat of one the full view proved: not told again (a report
 	 * stops the program for milliseconds) */
 	if (policy == POLICY_BREAK && registry_seen_has(&told, key)) {
@@ -523,7 +522,7 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 			if (s)
 				atomic_store(&s->in_report, 0);
 		}
-		write_all(2, again, sizeof(again) - 1);
+		shim_write_all(2, again, sizeof(again) - 1);
 		mine = break_cycle(r, me, tids, n);
 		atomic_store(&r->reporting, 0);
 		return mine;
@@ -556,4 +555,33 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
 	mine = break_cycle(r, me, tids, n);
 	atomic_store(&r->reporting, 0);
 	return mine;
+}
+
+/*
+ * run --serial: the scheduler found every thread waiting on something
+ * only another thread of this process could give, and none left to run
+ * or to time out.  Under the schedule that is a proof, but for a signal
+ * handler of the program's, which may end any wait: then it is told as
+ * potential, once, and the program is left as it is.
+ */
+void shim_serial_stuck(int threads)
+{
+	struct registry *r = shim_registry;
+	char line[256];
+	int n;
+
+	if (r && (atomic_load(&r->user_signals) & ~atomic_load(&r->harmless_signals))) {
+		shim_say_once(NOTE_SERIAL_SIGNAL,
+			      "potential deadlock: every thread waits under the serial schedule, but a signal handler of the program might end a wait");
+		return;
+	}
+	n = snprintf(line, sizeof(line),
+		     "pydeadlock: deadlock in process %d: all %d threads wait, and no thread is left to wake them (serial schedule)\n",
+		     (int)getpid(), threads);
+	shim_write_all(2, line, n > 0 ? (size_t)n : 0);
+	/* the supervisor's report (its verdict may not see through the
+	 * scheduler: the schedule's is the proof) */
+	(void)full_report(true);
+	if (policy == POLICY_ABORT)
+		end_program("a deadlock under the serial schedule (--on-deadlock=report leaves it hung)");
 }

@@ -1,0 +1,19 @@
+"""A busy wait: the main thread spins on a flag, with no synchronisation
+point, until a worker sets it.  Under --serial the spinner must not hang
+the run: the scheduler lets it run beside the others (and says so)."""
+import threading
+
+flag = False
+
+
+def worker():
+    global flag
+    flag = True
+
+
+t = threading.Thread(target=worker)
+t.start()
+while not flag:
+    pass
+t.join()
+print("ok")
