@@ -37,6 +37,7 @@ struct sthread {
 	uint64_t seq;		/* blocking order: who a signal wakes */
 	uint64_t prio;		/* PCT priority */
 	_Atomic uint64_t self;	/* pthread_t */
+	_Atomic int tid;
 	char join;		/* its address: what its joiners block on */
 };
 
@@ -277,12 +278,13 @@ static int replay_choice(struct cands *c)
 	if (S.replay_at < tr->n_lines)
 		l = &tr->lines[S.replay_at];
 	if (!l || l->step > S.step) {
-		if (c->n <= 1 && !c->outside)
-			return -2;
-		if (!l && (c->n > 1 || c->outside)) {
-			/* past the trace's end: its run ended there */
-			return -2;
-		}
+		/* no line here: the thread at this point went on, or it was
+		 * the only one that could */
+		for (int i = 0; i < c->n; i++)
+			if (c->id[i] == me && !c->mark[i])
+				return me;
+		if ((c->n <= 1 && !c->outside) || !l)
+			return -2;	/* no choice; or past the trace's end */
 		snprintf(why, sizeof(why),
 			 "at step %llu %d thread(s) could run, %d outside; the trace has no choice there (its next is line %u, step %llu)",
 			 (unsigned long long)S.step, c->n, c->outside, l->lineno,
@@ -326,6 +328,26 @@ static int replay_choice(struct cands *c)
 	}
 	S.replay_at++;
 	return l->thread;
+}
+
+/* Replay: was thread id made by the same thread as in the trace? */
+static bool replay_parent_ok(int id, int parent)
+{
+	const struct trace *tr = S.replay;
+
+	for (uint32_t i = 0; i < tr->n_lines; i++) {
+		const struct trace_line *l = &tr->lines[i];
+
+		if (l->kind != TRACE_THREAD || l->thread != id)
+			continue;
+		if (l->parent == parent)
+			return true;
+		snprintf(why, sizeof(why),
+			 "step %llu: thread %d made by thread %d; in the trace (line %u) by thread %d",
+			 (unsigned long long)S.step, id, parent, l->lineno, l->parent);
+		return false;
+	}
+	return true;	/* past the trace's end: the run goes on unrecorded */
 }
 
 /*
@@ -394,7 +416,10 @@ static int decide(enum trace_event ev, bool *stuck)
 			if (T[c.id[i]].prio > T[chosen].prio)
 				chosen = c.id[i];
 	}
-	if (c.n > 1 || c.outside)
+	/* a line where another thread than the one at this point runs and
+	 * it was a choice: a run goes on where no line says otherwise */
+	if (!(chosen == me && T[me].state == T_READY && !T[me].timed_out) &&
+	    (c.n > 1 || c.outside))
 		record_at(&c, chosen, ev);
 	if (T[chosen].state == T_BLOCKED) {	/* a GIL wait, ended */
 		T[chosen].timed_out = true;
@@ -542,12 +567,15 @@ void sched_start(const struct sched_options *o)
 	S.rec_size = o->record_size;
 	S.hooks = o->hooks;
 	rec("pydeadlock-trace %d\nseed %llu\ndepth %d\nsteps %llu\n", TRACE_VERSION,
-	    (unsigned long long)o->seed, S.depth, (unsigned long long)hint);
+	    (unsigned long long)o->seed, S.walk ? 0 : S.depth, (unsigned long long)hint);
+	if (o->policy && *o->policy)
+		rec("policy %s\n", o->policy);
 	me = 0;
 	atomic_store(&S.n, 1);
 	atomic_store(&S.alive, 1);
 	T[0].prio = (rnd() >> 8) + 1000;
 	T[0].self = (uint64_t)pthread_self();
+	T[0].tid = (int)syscall(SYS_gettid);
 	on = true;
 	grant(0);
 	watchdog_start();
@@ -595,6 +623,7 @@ void sched_after_fork(void)
 	atomic_store(&S.n, 1);
 	atomic_store(&S.alive, 1);
 	T[0].self = (uint64_t)pthread_self();
+	T[0].tid = (int)syscall(SYS_gettid);
 	grant(0);
 	watchdog_start();
 }
@@ -619,6 +648,11 @@ int sched_thread_new(void)
 	atomic_store(&S.n, id + 1);
 	atomic_fetch_add(&S.alive, 1);
 	rec("thread %d parent %d\n", id, me);
+	if (S.replay && !replay_parent_ok(id, me)) {
+		S.replay = NULL;
+		if (S.hooks.diverged)
+			S.hooks.diverged(why);	/* does not return */
+	}
 	unlock();
 	in_sched--;
 	return id;
@@ -635,6 +669,7 @@ void sched_thread_cancel(int id)
 void sched_thread_begin(int id)
 {
 	me = id;
+	atomic_store(&T[id].tid, (int)syscall(SYS_gettid));
 	atomic_store(&T[id].self, (uint64_t)pthread_self());
 	in_sched++;
 	wait_turn();
@@ -748,6 +783,25 @@ void sched_wake(const void *obj, bool all)
 	}
 	unlock();
 	in_sched--;
+}
+
+void sched_interrupt(int tid)
+{
+	if (!on)
+		return;
+	lock();
+	for (int i = 0; i < atomic_load(&S.n); i++)
+		if (atomic_load(&T[i].tid) == tid && T[i].state == T_BLOCKED) {
+			T[i].state = T_READY;
+			T[i].timed_out = false;
+			T[i].deadline = 0;
+		}
+	if (atomic_load(&S.current) < 0) {	/* the turn idles: give it */
+		bool stuck;
+
+		decide(TE_BACK, &stuck);
+	}
+	unlock();
 }
 
 void sched_outside_begin(enum trace_event ev)

@@ -47,6 +47,7 @@ struct sched_options {
 	int depth;			/* PCT: depth - 1 priority change points */
 	uint64_t steps_hint;		/* PCT: change points fall in 1..this */
 	const struct trace *replay;	/* follow these decisions, or NULL */
+	const char *policy;		/* --on-deadlock, said in the trace */
 	char *record;			/* a mapped file to write the trace into */
 	size_t record_size;
 	struct sched_hooks hooks;
@@ -93,6 +94,9 @@ void sched_point(enum trace_event ev);
  */
 int sched_block(enum trace_event ev, const void *obj, int64_t timeout_ns,
 		bool gil);
+/* Thread tid (blocked) looks again at what it waits for: its wait was
+ * chosen to fail (a deadlock broken). */
+void sched_interrupt(int tid);
 /* Wake the first (one) or all threads blocked on obj. */
 void sched_wake(const void *obj, bool all);
 /* Around a call that may block outside the process. */

@@ -230,6 +230,12 @@ static int pass(struct cursor *c, struct trace *t, bool fill)
 		} else if (is(w, len, "steps")) {
 			if (want_number(c, "the steps", UINT64_MAX, &t->steps) < 0)
 				return -1;
+		} else if (is(w, len, "policy")) {
+			if (!word(c, &w, &len) ||
+			    !(is(w, len, "abort") || is(w, len, "report") || is(w, len, "break")))
+				return bad(c, "the policy must be abort, report or break");
+			if (fill)
+				snprintf(t->policy, sizeof(t->policy), "%.*s", (int)len, w);
 		} else if (is(w, len, "end")) {
 			const char *rest = c->p;
 

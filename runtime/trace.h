@@ -56,6 +56,7 @@ struct trace {
 	int depth;
 	uint64_t steps;		/* 0: not said */
 	char end[64];		/* the "end" line's words, or "" */
+	char policy[16];	/* "policy": abort, report or break; "" */
 	struct trace_line *lines;
 	uint32_t n_lines;
 	struct trace_cand *cands;

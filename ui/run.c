@@ -193,10 +193,6 @@ int cmd_run(int argc, char **argv)
 		error_msg("run: --seed, --record, --depth and --steps go with --serial");
 		return EXIT_USAGE;
 	}
-	if (serial.on && o.policy == RUN_BREAK) {
-		error_msg("run: --serial does not break deadlocks yet; use --on-deadlock=abort or report");
-		return EXIT_USAGE;
-	}
 	if (optind >= argc) {
 		error_msg("run: missing the command to run (pydeadlock run -- CMD [ARG...])");
 		return EXIT_USAGE;

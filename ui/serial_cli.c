@@ -171,6 +171,12 @@ int cmd_replay(int argc, char **argv)
 		error_msg("replay: %s", err);
 		return EXIT_USAGE;
 	}
+	/* as recorded: a deadlock broken then is broken again */
+	if (t.policy[0]) {
+		o.policy_name = t.policy;
+		o.policy = !strcmp(t.policy, "break") ? RUN_BREAK
+			   : !strcmp(t.policy, "report") ? RUN_REPORT : RUN_ABORT;
+	}
 	s.seed = t.seed;
 	s.depth = t.depth ? t.depth : SERIAL_DEPTH;
 	s.steps = t.steps;

@@ -698,6 +698,7 @@ void shim_serial_init(void)
 		return;
 	o.seed = seed;
 	o.depth = depth;
+	o.policy = shim_env_get("PYDEADLOCK_ON_DEADLOCK");
 	o.steps_hint = steps;
 	if (the_program() && replay && *replay) {
 		trace_set_allocator(area_alloc, NULL);

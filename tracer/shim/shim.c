@@ -614,8 +614,8 @@ static void serial_released(const void *obj, enum trace_event ev)
  * passes until a release wakes this thread (or, with abs, virtual time
  * passes it: ETIMEDOUT).  Never blocks in the kernel.
  */
-static int serial_mutex_lock(pthread_mutex_t *m, clockid_t clock,
-			     const struct timespec *abs)
+static int serial_mutex_lock(struct registry_slot *s, pthread_mutex_t *m,
+			     clockid_t clock, const struct timespec *abs)
 {
 	for (;;) {
 		int rc = real_mutex_trylock(m);
@@ -627,6 +627,8 @@ static int serial_mutex_lock(pthread_mutex_t *m, clockid_t clock,
 			rc = real_mutex_trylock(m);
 			return rc == EBUSY ? ETIMEDOUT : rc;
 		}
+		if (s && shim_broken(s))	/* chosen as a deadlock's victim */
+			return victim_fails(s);
 	}
 }
 
@@ -677,7 +679,7 @@ static int mutex_block(struct registry_slot *s, pthread_mutex_t *m)
 
 	if (serial())
 		return mutex_shared(m) ? SERIAL_OUTSIDE(real_mutex_lock(m))
-				       : serial_mutex_lock(m, CLOCK_MONOTONIC, NULL);
+				       : serial_mutex_lock(s, m, CLOCK_MONOTONIC, NULL);
 	if (!breakable())
 		return real_mutex_lock(m);
 	do {
@@ -768,7 +770,7 @@ static int mutex_timed(pthread_mutex_t *m, clockid_t clock,
 				 0, site);
 	}
 	if (serial() && !mutex_shared(m))
-		rc = serial_mutex_lock(m, with_clock ? clock : CLOCK_REALTIME, t);
+		rc = serial_mutex_lock(NULL, m, with_clock ? clock : CLOCK_REALTIME, t);
 	else if (serial())
 		rc = SERIAL_OUTSIDE(with_clock ? real_mutex_clocklock(m, clock, t)
 					       : real_mutex_timedlock(m, t));
@@ -887,7 +889,7 @@ static int serial_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int mode,
 	real_mutex_unlock(m);
 	sched_wake(m, true);
 	rc = serial_block(gil ? TE_GIL : TE_WAIT, c, timeout, gil);
-	(void)serial_mutex_lock(m, CLOCK_MONOTONIC, NULL);
+	(void)serial_mutex_lock(NULL, m, CLOCK_MONOTONIC, NULL);
 	return rc;
 }
 
@@ -1002,8 +1004,13 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 		rc = victim_fails(s);
 	} else if (rc == EBUSY && serial() && !rwlock_shared(l)) {
 		while ((rc = write ? real_rwlock_trywrlock(l)
-				   : real_rwlock_tryrdlock(l)) == EBUSY)
+				   : real_rwlock_tryrdlock(l)) == EBUSY) {
 			(void)serial_block(TE_LOCK, l, -1, false);
+			if (shim_broken(s)) {
+				rc = victim_fails(s);
+				break;
+			}
+		}
 	} else if (rc == EBUSY && serial()) {
 		rc = SERIAL_OUTSIDE(write ? real_rwlock_wrlock(l) : real_rwlock_rdlock(l));
 	} else if (rc == EBUSY && !breakable()) {
@@ -1321,8 +1328,8 @@ static uint32_t sem_flags(sem_t *sem)
 }
 
 /* A semaphore wait under the schedule (a shared one: outside). */
-static int serial_sem_wait(sem_t *sem, int mode, clockid_t clock,
-			   const struct timespec *t, bool shared)
+static int serial_sem_wait(struct registry_slot *s, sem_t *sem, int mode,
+			   clockid_t clock, const struct timespec *t, bool shared)
 {
 	if (shared)
 		return SERIAL_OUTSIDE(mode == 0 ? real_sem_wait(sem)
@@ -1339,6 +1346,13 @@ static int serial_sem_wait(sem_t *sem, int mode, clockid_t clock,
 				return 0;
 			errno = ETIMEDOUT;
 			return -1;
+		}
+		if (shim_broken(s)) {	/* chosen as a deadlock's victim */
+			enum sem_failure how = sem_failure(sem);
+
+			if (how != SEM_FAIL_NEVER)
+				return sem_wait_fails(s, how, sem);
+			sem_cannot_fail();
 		}
 	}
 }
@@ -1372,7 +1386,7 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 		}
 	}
 	if (s && serial())
-		rc = serial_sem_wait(sem, mode, clock, t, flags & REG_WAIT_SHARED);
+		rc = serial_sem_wait(s, sem, mode, clock, t, flags & REG_WAIT_SHARED);
 	else if (mode == 0)
 		rc = s ? sem_block(s, sem) : real_sem_wait(sem);
 	else if (mode == 1)
@@ -1468,9 +1482,14 @@ EXPORT int pthread_join(pthread_t t, void **ret)
 	if (serial()) {
 		int id = sched_thread_of((uint64_t)t);
 
-		while (id >= 0 && !sched_thread_done(id))
+		rc = -1;
+		while (id >= 0 && !sched_thread_done(id) && rc < 0) {
 			(void)serial_block(TE_JOIN, sched_thread_obj(id), -1, false);
-		rc = id >= 0 ? real_join(t, ret) : SERIAL_OUTSIDE(real_join(t, ret));
+			if (shim_broken(s))
+				rc = victim_fails(s);
+		}
+		if (rc < 0)
+			rc = id >= 0 ? real_join(t, ret) : SERIAL_OUTSIDE(real_join(t, ret));
 	} else if (!breakable()) {
 		rc = real_join(t, ret);
 	} else {

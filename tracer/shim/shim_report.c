@@ -24,6 +24,7 @@
 
 #include "common/glibc_layout.h"
 #include "common/supervisor_signals.h"
+#include "runtime/sched.h"
 #include "tracer/shim/shim.h"
 #include "tracer/shim/shim_env.h"
 
@@ -342,7 +343,7 @@ static struct registry_slot *victim_choose(struct registry *r,
 {
 	struct registry_slot *best = NULL;
 
-	if (victim_policy == VICTIM_NEWEST && victim_possible(me))
+	if (victim_policy == VICTIM_NEWEST && me && victim_possible(me))
 		return me;
 	for (int i = 0; i < n; i++) {
 		struct registry_slot *s = registry_slot_of(r, tids[i]);
@@ -408,6 +409,8 @@ static bool break_cycle(struct registry *r, struct registry_slot *me,
 	if (v == me)
 		return true;
 	atomic_store(&v->break_pending, 1);
+	if (shim_serial)	/* asleep in the scheduler: let it look */
+		sched_interrupt(atomic_load(&v->tid));
 	return false;
 }
 
@@ -582,6 +585,22 @@ void shim_serial_stuck(int threads)
 	/* the supervisor's report (its verdict may not see through the
 	 * scheduler: the schedule's is the proof) */
 	(void)full_report(true);
+	if (policy == POLICY_BREAK && r) {
+		pid_t tids[REGISTRY_MAX_CYCLE];
+		int k = 0;
+
+		/* every thread asleep in the scheduler is part of it */
+		for (uint32_t i = 0; i < atomic_load(&r->high_water) &&
+				     i < REGISTRY_MAX_THREADS && k < REGISTRY_MAX_CYCLE; i++) {
+			struct registry_slot *s = &r->slots[i];
+
+			if (atomic_load(&s->tid) && atomic_load(&s->wait_addr) &&
+			    (atomic_load(&s->wait_flags) & REG_WAIT_SERIAL))
+				tids[k++] = atomic_load(&s->tid);
+		}
+		(void)break_cycle(r, NULL, tids, k);
+		return;
+	}
 	if (policy == POLICY_ABORT)
 		end_program("a deadlock under the serial schedule (--on-deadlock=report leaves it hung)");
 }
