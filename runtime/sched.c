@@ -33,6 +33,7 @@ struct sthread {
 	int64_t deadline;	/* virtual ns; 0: none */
 	bool gil;		/* blocked on the GIL: expirable */
 	bool gil_spent;		/* ... already ended once, not woken since */
+	uint64_t gil_since;	/* ... the step it began at */
 	bool timed_out;		/* its last wait ended by the clock */
 	uint64_t seq;		/* blocking order: who a signal wakes */
 	uint64_t prio;		/* PCT priority */
@@ -52,6 +53,7 @@ static struct {
 	_Atomic int64_t skew;
 	uint64_t rng;
 	int depth;
+	int interval;		/* steps before a GIL wait may be ended */
 	bool walk;		/* depth 0: every choice at random, not PCT */
 	uint64_t change[32];
 	int n_change;
@@ -61,7 +63,6 @@ static struct {
 	char *rec;
 	size_t rec_size, rec_len;
 	struct sched_hooks hooks;
-	_Atomic int64_t turn_since;	/* real ns the turn was last given */
 	_Atomic uint64_t entries;	/* scheduler entries: a spin makes none */
 	bool spin_said;
 } S = { .current = -1 };
@@ -103,11 +104,15 @@ static void unlock(void)
 		futex(&S.lock, FUTEX_WAKE, 1, NULL);
 }
 
+/* The real clock: the caller's (through the vDSO), else the system call */
+static int (*real_clock)(clockid_t, struct timespec *);
+
 static int64_t real_now(void)
 {
 	struct timespec t;
 
-	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
+	if (!real_clock || real_clock(CLOCK_MONOTONIC, &t) != 0)
+		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
@@ -162,7 +167,6 @@ static void rec(const char *fmt, ...)
 static void grant(int id)
 {
 	T[id].state = T_RUNNING;
-	atomic_store(&S.turn_since, real_now());
 	atomic_store(&S.current, id);
 	atomic_fetch_add(&T[id].go, 1);
 	if (id != me)
@@ -233,7 +237,11 @@ static void gather(struct cands *c)
 		if (t->state == T_READY) {
 			c->id[c->n] = i;
 			c->mark[c->n++] = t->timed_out ? '!' : 0;
-		} else if (t->state == T_BLOCKED && t->gil && !t->gil_spent) {
+		} else if (t->state == T_BLOCKED && t->gil && !t->gil_spent &&
+			   (S.step - t->gil_since >= (uint64_t)S.interval ||
+			    atomic_load(&S.current) < 0)) {
+			/* the interval passed in steps; or the GIL's holder
+			 * runs outside the turn (the turn idles): in time */
 			c->id[c->n] = i;
 			c->mark[c->n++] = '~';
 		} else if (t->state == T_OUTSIDE || t->state == T_LOOSE) {
@@ -246,7 +254,7 @@ static void gather(struct cands *c)
 
 static void record_at(const struct cands *c, int chosen, enum trace_event ev)
 {
-	char list[64 * 6];
+	static char list[SCHED_MAX_THREADS * 7];	/* "1023~," each; the lock held */
 	size_t len = 0;
 
 	if (!S.rec)
@@ -357,7 +365,7 @@ static bool replay_parent_ok(int id, int parent)
  */
 static int decide(enum trace_event ev, bool *stuck)
 {
-	struct cands c;
+	static struct cands c;	/* the lock held: off the program's small stacks */
 	int chosen = -1;
 
 	*stuck = false;
@@ -461,10 +469,19 @@ static void rejoin(void)
 
 /* ---- the watchdog ---- */
 
+/* Does a thread wait for the GIL, a wait that may be ended? */
+static bool gil_waiter(void)
+{
+	for (int i = 0; i < atomic_load(&S.n); i++)
+		if (T[i].state == T_BLOCKED && T[i].gil && !T[i].gil_spent)
+			return true;
+	return false;
+}
+
 /* Could a thread other than the one with the turn run (or time out)? */
 static bool others_could_run(void)
 {
-	struct cands c;
+	static struct cands c;	/* the lock held */
 
 	gather(&c);
 	return c.n > 0 || earliest() != 0;
@@ -490,6 +507,8 @@ static void *watchdog(void *arg)
 	static _Atomic uint32_t never;
 	const struct timespec tick = { 0, 5000000 };
 	uint64_t entries = 0;
+	int64_t quiet_since = real_now();	/* no entry since, by the same holder */
+	int last = -1;
 
 	(void)arg;
 	prctl(PR_SET_NAME, "pydeadlock-sched", 0, 0, 0);
@@ -505,6 +524,8 @@ static void *watchdog(void *arg)
 		if (cur < 0 && !S.replay && earliest() && earliest() <= vnow()) {
 			expire(vnow());
 			decide(TE_SLEEP, &stuck);
+		} else if (cur < 0 && !S.replay && gil_waiter()) {
+			decide(TE_GIL, &stuck);	/* a tick: the switch interval */
 		} else if (cur < 0 && S.replay && S.idle_since &&
 			   real_now() - S.idle_since > (int64_t)SCHED_REPLAY_WAIT_MS * 1000000) {
 			snprintf(why, sizeof(why),
@@ -516,16 +537,19 @@ static void *watchdog(void *arg)
 			if (S.hooks.diverged)
 				S.hooks.diverged(why);
 			continue;
-		} else if (cur >= 0 && atomic_load(&S.entries) == entries &&
-			   real_now() - atomic_load(&S.turn_since) >
-			   (int64_t)SCHED_SPIN_MS * 1000000 && others_could_run()) {
+		}
+		if (cur != last || atomic_load(&S.entries) != entries) {
+			last = cur;
+			entries = atomic_load(&S.entries);
+			quiet_since = real_now();
+		} else if (cur >= 0 && !stuck && others_could_run() &&
+			   real_now() - quiet_since > (int64_t)SCHED_SPIN_MS * 1000000) {
 			spin_loose(cur);
 			decide(TE_YIELD, &stuck);
 		}
 		if (stuck)
 			for (int i = 0; i < atomic_load(&S.n); i++)
 				n_blocked += T[i].state == T_BLOCKED;
-		entries = atomic_load(&S.entries);
 		unlock();
 		if (stuck && S.hooks.stuck)
 			S.hooks.stuck(n_blocked);
@@ -558,6 +582,7 @@ void sched_start(const struct sched_options *o)
 	if (!S.rng)
 		S.rng = 1;
 	S.walk = o->depth == 0;
+	S.interval = o->interval >= 0 ? o->interval : SCHED_INTERVAL;
 	S.depth = o->depth > 0 ? o->depth : 1;
 	S.n_change = S.depth - 1 < 32 ? S.depth - 1 : 32;
 	for (int i = 0; i < S.n_change; i++)
@@ -566,8 +591,10 @@ void sched_start(const struct sched_options *o)
 	S.rec = o->record;
 	S.rec_size = o->record_size;
 	S.hooks = o->hooks;
+	real_clock = o->clock;
 	rec("pydeadlock-trace %d\nseed %llu\ndepth %d\nsteps %llu\n", TRACE_VERSION,
 	    (unsigned long long)o->seed, S.walk ? 0 : S.depth, (unsigned long long)hint);
+	rec("interval %d\n", S.interval);
 	if (o->policy && *o->policy)
 		rec("policy %s\n", o->policy);
 	me = 0;
@@ -744,6 +771,8 @@ int sched_block(enum trace_event ev, const void *obj, int64_t timeout_ns, bool g
 	S.step++;
 	t->state = T_BLOCKED;
 	t->obj = obj;
+	if (gil && !t->gil_spent)	/* a new wait for the GIL */
+		t->gil_since = S.step;
 	t->gil = gil;
 	if (!gil)
 		t->gil_spent = false;

@@ -25,6 +25,9 @@
 #include "runtime/trace.h"
 
 #define SCHED_MAX_THREADS 1024
+#define SCHED_INTERVAL 16	/* a GIL wait may be ended once this many steps
+				 * passed since it began: the switch interval,
+				 * counted in synchronisation points */
 #define SCHED_SPIN_MS 300	/* the turn held this long without a
 				 * synchronisation point: a spin */
 #define SCHED_REPLAY_WAIT_MS 5000	/* a replay waits this long for a thread
@@ -45,9 +48,12 @@ struct sched_hooks {
 struct sched_options {
 	uint64_t seed;
 	int depth;			/* PCT: depth - 1 priority change points */
+	int interval;			/* the GIL's switch interval, in steps */
 	uint64_t steps_hint;		/* PCT: change points fall in 1..this */
 	const struct trace *replay;	/* follow these decisions, or NULL */
 	const char *policy;		/* --on-deadlock, said in the trace */
+	/* the real clock_gettime (the program's may be virtual), or NULL */
+	int (*clock)(clockid_t, struct timespec *);
 	char *record;			/* a mapped file to write the trace into */
 	size_t record_size;
 	struct sched_hooks hooks;

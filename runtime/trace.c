@@ -227,6 +227,10 @@ static int pass(struct cursor *c, struct trace *t, bool fill)
 			if (want_number(c, "the depth", 1000, &v) < 0)
 				return -1;
 			t->depth = (int)v;
+		} else if (is(w, len, "interval")) {
+			if (want_number(c, "the interval", 1000000, &v) < 0)
+				return -1;
+			t->interval = (int)v;
 		} else if (is(w, len, "steps")) {
 			if (want_number(c, "the steps", UINT64_MAX, &t->steps) < 0)
 				return -1;
@@ -334,6 +338,7 @@ int trace_parse(const char *text, size_t len, struct trace *t,
 	struct cursor c = { .err = err, .err_size = err_size };
 
 	memset(t, 0, sizeof(*t));
+	t->interval = -1;
 	while (len && !text[len - 1])	/* the unwritten end of a mapped trace */
 		len--;
 	if (memchr(text, '\0', len)) {

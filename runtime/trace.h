@@ -54,6 +54,7 @@ struct trace_line {
 struct trace {
 	uint64_t seed;
 	int depth;
+	int interval;		/* the GIL's switch interval in steps; -1: not said */
 	uint64_t steps;		/* 0: not said */
 	char end[64];		/* the "end" line's words, or "" */
 	char policy[16];	/* "policy": abort, report or break; "" */

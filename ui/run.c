@@ -80,6 +80,7 @@ int cmd_run(int argc, char **argv)
 		{ "record", required_argument, NULL, 'r' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "steps", required_argument, NULL, 'n' },
+		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,7 +88,7 @@ int cmd_run(int argc, char **argv)
 		.policy = RUN_ABORT, .policy_name = "abort", .victim = "newest",
 		.potential_after_ms = POTENTIAL_AFTER_S * 1000, .ending_fd = -1,
 	};
-	struct serial_options serial = { .seed = 1, .depth = SERIAL_DEPTH };
+	struct serial_options serial = { .seed = 1, .depth = SERIAL_DEPTH, .interval = -1 };
 	bool serial_asked = false;
 	char err[512], *end;
 	int c, status;
@@ -138,15 +139,17 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 's':
 		case 'd':
+		case 'i':
 		case 'n': {
 			unsigned long long v;
 
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
 			if (end == optarg || *end || errno || optarg[0] == '-' ||
-			    (c == 'd' && v > 32)) {
+			    (c == 'd' && v > 32) || (c == 'i' && v > 1000000)) {
 				error_msg("run: --%s wants a number%s, not '%s'",
-					  c == 's' ? "seed" : c == 'd' ? "depth" : "steps",
+					  c == 's' ? "seed" : c == 'd' ? "depth" :
+					  c == 'i' ? "interval" : "steps",
 					  c == 'd' ? " from 0 to 32" : "", optarg);
 				return EXIT_USAGE;
 			}
@@ -154,6 +157,8 @@ int cmd_run(int argc, char **argv)
 				serial.seed = v;
 			else if (c == 'd')
 				serial.depth = (int)v;
+			else if (c == 'i')
+				serial.interval = (int)v;
 			else
 				serial.steps = v;
 			serial_asked = true;
@@ -190,7 +195,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (serial_asked && !serial.on) {
-		error_msg("run: --seed, --record, --depth and --steps go with --serial");
+		error_msg("run: --seed, --record, --depth, --steps and --interval go with --serial");
 		return EXIT_USAGE;
 	}
 	if (optind >= argc) {

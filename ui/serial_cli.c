@@ -46,8 +46,8 @@ int serial_prepare(const struct serial_options *s)
 		perror_msg("run: setenv");
 		return -1;
 	}
-	snprintf(cfg, sizeof(cfg), "%llu %d %llu", (unsigned long long)s->seed,
-		 s->depth, (unsigned long long)s->steps);
+	snprintf(cfg, sizeof(cfg), "%llu %d %llu %d", (unsigned long long)s->seed,
+		 s->depth, (unsigned long long)s->steps, s->interval);
 	if (setenv("PYDEADLOCK_SERIAL", cfg, 1) < 0 ||
 	    (s->replay && setenv("PYDEADLOCK_SERIAL_REPLAY", s->replay, 1) < 0)) {
 		perror_msg("run: setenv");
@@ -132,7 +132,7 @@ int cmd_replay(int argc, char **argv)
 		.policy = RUN_ABORT, .policy_name = "abort", .victim = "newest",
 		.potential_after_ms = 10000, .ending_fd = -1,
 	};
-	struct serial_options s = { .on = true };
+	struct serial_options s = { .on = true, .interval = -1 };
 	struct trace t;
 	char err[400];
 	int c, status;
@@ -180,6 +180,7 @@ int cmd_replay(int argc, char **argv)
 	s.seed = t.seed;
 	s.depth = t.depth ? t.depth : SERIAL_DEPTH;
 	s.steps = t.steps;
+	s.interval = t.interval;
 	o.argv = argv + optind;
 	if (serial_prepare(&s) < 0) {
 		trace_free(&t);
@@ -205,7 +206,7 @@ int cmd_replay(int argc, char **argv)
 
 static const char explore_usage[] =
 	"Usage: pydeadlock explore [--runs=N] [--seed=N] [--depth=D] [--save=FILE]\n"
-	"                          [--timeout=SECONDS] -- CMD [ARG...]\n";
+	"                          [--timeout=SECONDS] [--interval=STEPS] -- CMD [ARG...]\n";
 
 #define EXPLORE_RUNS 100
 #define EXPLORE_TIMEOUT_S 60
@@ -280,9 +281,10 @@ static void show_file(const char *path)
  * -1 when it outlived the timeout (then killed).
  */
 static int explore_run(char **cmd, uint64_t seed, int depth, uint64_t steps,
-		       const char *record, const char *log, int timeout_s)
+		       int interval, const char *record, const char *log,
+		       int timeout_s)
 {
-	char exe[PATH_MAX], seed_arg[48], depth_arg[32], steps_arg[48];
+	char exe[PATH_MAX], seed_arg[48], depth_arg[32], steps_arg[48], int_arg[32];
 	char rec_arg[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int argc = 0, status, fd;
@@ -303,12 +305,14 @@ static int explore_run(char **cmd, uint64_t seed, int depth, uint64_t steps,
 	snprintf(depth_arg, sizeof(depth_arg), "--depth=%d", depth);
 	snprintf(steps_arg, sizeof(steps_arg), "--steps=%llu", (unsigned long long)steps);
 	snprintf(rec_arg, sizeof(rec_arg), "--record=%s", record);
+	snprintf(int_arg, sizeof(int_arg), "--interval=%d", interval);
 	argv[argc++] = exe;
 	argv[argc++] = "run";
 	argv[argc++] = "--serial";
 	argv[argc++] = seed_arg;
 	argv[argc++] = depth_arg;
 	argv[argc++] = steps_arg;
+	argv[argc++] = int_arg;
 	argv[argc++] = rec_arg;
 	argv[argc++] = "--";
 	for (int i = 0; i < nargs; i++)
@@ -374,9 +378,12 @@ int cmd_explore(int argc, char **argv)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "save", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* every GIL hand-over a choice: a lock's window is a few bytecodes */
+	uint64_t interval = 0;
 	uint64_t runs = EXPLORE_RUNS, seed = 1, depth = 2, timeout = EXPLORE_TIMEOUT_S;
 	uint64_t steps = 0, *seen;
 	const char *save = "pydeadlock-explore.trace", *tmpdir = getenv("TMPDIR");
@@ -412,6 +419,12 @@ int cmd_explore(int argc, char **argv)
 		case 'S':
 			save = optarg;
 			break;
+		case 'i':
+			if (!parse_u64(optarg, 0, 1000000, &interval)) {
+				error_msg("explore: --interval wants a number of steps, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 't':
 			if (!parse_u64(optarg, 1, 86400, &timeout)) {
 				error_msg("explore: --timeout wants seconds from 1, not '%s'", optarg);
@@ -443,8 +456,8 @@ int cmd_explore(int argc, char **argv)
 		uint64_t hash, last, s = seed + i;
 		bool fresh = true;
 
-		status = explore_run(argv + optind, s, (int)depth, steps, record, log,
-				     (int)timeout);
+		status = explore_run(argv + optind, s, (int)depth, steps, (int)interval,
+				     record, log, (int)timeout);
 		trace_facts(record, &hash, &last);
 		if (last > steps)
 			steps = last;	/* PCT's change points over the whole run */

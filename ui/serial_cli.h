@@ -13,6 +13,7 @@ struct serial_options {
 	uint64_t seed;
 	int depth;
 	uint64_t steps;		/* PCT's guess of the run's length; 0: default */
+	int interval;		/* GIL switch interval in steps; -1: default */
 	const char *record;	/* --record=FILE */
 	const char *replay;	/* replay's TRACE */
 };

@@ -690,15 +690,17 @@ void shim_serial_init(void)
 	static struct trace trace;
 	struct sched_options o = { .hooks = { shim_serial_stuck, diverged, say, own } };
 	unsigned long long seed = 0, steps = 0;
-	int depth = 3;
+	int depth = 3, interval = -1;
 	char err[300];
 
 	serial_resolve();
-	if (!cfg || sscanf(cfg, "%llu %d %llu", &seed, &depth, &steps) < 1)
+	if (!cfg || sscanf(cfg, "%llu %d %llu %d", &seed, &depth, &steps, &interval) < 1)
 		return;
+	o.interval = interval;
 	o.seed = seed;
 	o.depth = depth;
 	o.policy = shim_env_get("PYDEADLOCK_ON_DEADLOCK");
+	o.clock = real_clock_gettime;
 	o.steps_hint = steps;
 	if (the_program() && replay && *replay) {
 		trace_set_allocator(area_alloc, NULL);
