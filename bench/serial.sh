@@ -13,7 +13,8 @@
 # Usage: bench/serial.sh [RUNS]  (after scripts/build.sh)
 # Environment: COUNT (lock loop per thread, default 100000), ITEMS (queue
 # items per producer, default 20000), SEEDS (default 15), PLAIN (default
-# 1000), PYTHONS (default: scripts/pythons.sh).
+# 1000), PYTHONS (default: scripts/pythons.sh), PARTS (default "cost
+# explore rr": which parts to run).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
@@ -38,11 +39,13 @@ goal() { awk -v r="$1" -v l="$2" 'BEGIN { print (r <= l) ? "met" : "MISSED" }'; 
 
 echo "# bench/serial.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, medians of $runs runs"
 echo
+parts=${PARTS:-cost explore rr}
+case " $parts " in *" cost "*) ;; *) pythons_cost="" ;; esac
 echo "## --serial and replay, whole-process wall time (ms)"
 echo
 echo "| interpreter | program | plain | --serial | replay | serial/plain (goal <= 3) | replay/serial (goal <= 1.2) |"
 echo "|---|---|---|---|---|---|---|"
-for py in $pythons; do
+for py in ${pythons_cost-$pythons}; do
 	name=$("$py" -c 'import sys, sysconfig; print("%d.%d.%d%s" % (sys.version_info[:3] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "",)))')
 	[ "$py" = /usr/bin/python3.11 ] && name="$name (Debian, static)"
 	for prog in "lock_loop.py $count" "queue_pc.py $items"; do
@@ -59,6 +62,7 @@ for py in $pythons; do
 	done
 done
 
+case " $parts " in *" explore "*) ;; *) seeds=0 ;; esac
 echo
 echo "## explore on an AB/BA with no barrier"
 echo
@@ -67,7 +71,7 @@ echo "400+ when it did not), and how many of $plain_n plain runs deadlocked."
 echo
 echo "| program | runs to find, median (goal <= 20) | runs to find, each seed | plain runs deadlocked |"
 echo "|---|---|---|---|"
-gcc -O2 -pthread -o "$out/abba_race" "$top/tests/progs/abba_race.c"
+gcc -O2 -pthread -D_GNU_SOURCE -o "$out/abba_race" "$top/tests/progs/abba_race.c"
 explore_row() {
 	label=$1
 	shift
@@ -77,6 +81,8 @@ explore_row() {
 			> /dev/null 2> "$out/ex.err" || true
 		n=$(sed -n 's/^pydeadlock: explore: a deadlock in run \([0-9]*\).*/\1/p' "$out/ex.err")
 		echo "${n:-401}" >> "$out/found"
+		# three seeds of 400 runs and none found: not the place to look longer
+		[ "$k" = 3 ] && [ "$(grep -cx 401 "$out/found")" = 3 ] && break
 	done
 	hung=0
 	for k in $(seq 1 "$plain_n"); do
@@ -87,21 +93,22 @@ explore_row() {
 	med=$(echo "$m" | sed 's/^401$/400+/')
 	echo "| $label | $med ($(goal "$m" 20)) | $each| $hung of $plain_n |"
 }
-explore_row "C (abba_race.c)" "$out/abba_race"
-for py in $pythons; do
+[ "$seeds" -gt 0 ] && explore_row "C (abba_race.c)" "$out/abba_race"
+[ "$seeds" -gt 0 ] && for py in $pythons; do
 	name=$("$py" -c 'import sys, sysconfig; print("%d.%d.%d%s" % (sys.version_info[:3] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "",)))')
 	[ "$py" = /usr/bin/python3.11 ] && name="$name (Debian, static)"
 	explore_row "Python $name (abba_window.py)" "$py" "$top/tests/serial/abba_window.py"
 done
 
+case " $parts " in *" rr "*) ;; *) exit 0 ;; esac
 echo
 echo "## rr"
 echo
 if command -v rr > /dev/null 2>&1; then
 	if rr record -n -o "$out/rr" /bin/true > "$out/rr.log" 2>&1; then
-		echo "rr $(rr --version 2>/dev/null | head -n 1): records here."
+		echo "$(rr --version 2>/dev/null | head -n 1): records here."
 	else
-		echo "rr $(rr --version 2>/dev/null | head -n 1) does not run here: $(grep -m1 -o 'FATAL.*' "$out/rr.log" || tail -n 1 "$out/rr.log")"
+		echo "$(rr --version 2>/dev/null | head -n 1) does not run here: $(grep -m1 -o 'FATAL.*' "$out/rr.log" || tail -n 1 "$out/rr.log")"
 	fi
 else
 	echo "rr is not installed (Debian: apt-get install rr)."

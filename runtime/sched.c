@@ -49,6 +49,7 @@ static struct {
 	_Atomic int alive;	/* not ended */
 	uint64_t step;
 	uint64_t choices;	/* decisions with more than one thread to run */
+	uint64_t turn_step;	/* the step the turn's holder got it at */
 	uint64_t seq;
 	_Atomic int64_t skew;
 	uint64_t rng;
@@ -166,6 +167,8 @@ static void rec(const char *fmt, ...)
 
 static void grant(int id)
 {
+	if (atomic_load(&S.current) != id)
+		S.turn_step = S.step;	/* its quantum starts */
 	T[id].state = T_RUNNING;
 	atomic_store(&S.current, id);
 	atomic_fetch_add(&T[id].go, 1);
@@ -409,6 +412,12 @@ static int decide(enum trace_event ev, bool *stuck)
 			return -1;
 		}
 	}
+	/* within its quantum (the interval, in steps) the thread at this
+	 * point goes on: a switch at every point would cost a hand-over per
+	 * queue item (explore's interval is 0: every point is a choice) */
+	if (chosen < 0 && me >= 0 && T[me].state == T_READY && !T[me].timed_out &&
+	    atomic_load(&S.current) == me && S.step - S.turn_step < (uint64_t)S.interval)
+		chosen = me;
 	if (chosen < 0 && S.walk) {
 		chosen = c.id[rnd() % (uint64_t)c.n];	/* a random walk */
 	} else if (chosen < 0) {
@@ -437,19 +446,27 @@ static int decide(enum trace_event ev, bool *stuck)
 	return chosen;
 }
 
-/* Decide, then (the lock released) wait for the turn unless stuck. */
-static void pass_turn(enum trace_event ev, bool wait)
+/* Release the lock; when a decision found everyone stuck, say so (the
+ * hook reports, and may end the program). */
+static void unlock_stuck(bool stuck)
 {
-	bool stuck;
 	int n_blocked = 0;
 
-	decide(ev, &stuck);
 	if (stuck)
 		for (int i = 0; i < atomic_load(&S.n); i++)
 			n_blocked += T[i].state == T_BLOCKED;
 	unlock();
 	if (stuck && S.hooks.stuck)
 		S.hooks.stuck(n_blocked);
+}
+
+/* Decide, then (the lock released) wait for the turn unless stuck. */
+static void pass_turn(enum trace_event ev, bool wait)
+{
+	bool stuck;
+
+	decide(ev, &stuck);
+	unlock_stuck(stuck);
 	if (wait)
 		wait_turn();
 }
@@ -516,7 +533,7 @@ static void *watchdog(void *arg)
 		S.hooks.own((int)syscall(SYS_gettid));
 	for (;;) {
 		bool stuck = false;
-		int cur, n_blocked = 0;
+		int cur;
 
 		futex(&never, FUTEX_WAIT, 0, &tick);
 		lock();
@@ -547,12 +564,7 @@ static void *watchdog(void *arg)
 			spin_loose(cur);
 			decide(TE_YIELD, &stuck);
 		}
-		if (stuck)
-			for (int i = 0; i < atomic_load(&S.n); i++)
-				n_blocked += T[i].state == T_BLOCKED;
-		unlock();
-		if (stuck && S.hooks.stuck)
-			S.hooks.stuck(n_blocked);
+		unlock_stuck(stuck);
 	}
 	return NULL;
 }

@@ -336,28 +336,25 @@ EXPORT void pthread_exit(void *v)
 
 /* ---- notify: the modelled waiters of a condition ---- */
 
-EXPORT int pthread_cond_signal(pthread_cond_t *c)
+/* After the real notify of c (its result rc): its modelled waiters */
+static int notified(pthread_cond_t *c, bool all, int rc)
 {
-	int rc = REAL(cond_signal)(c);
-
 	if (here()) {
-		sched_wake(c, false);
+		sched_wake(c, all);
 		if (!shim_is_gil(c))
 			sched_point(TE_NOTIFY);
 	}
 	return rc;
 }
 
+EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+	return notified(c, false, REAL(cond_signal)(c));
+}
+
 EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
-	int rc = REAL(cond_broadcast)(c);
-
-	if (here()) {
-		sched_wake(c, true);
-		if (!shim_is_gil(c))
-			sched_point(TE_NOTIFY);
-	}
-	return rc;
+	return notified(c, true, REAL(cond_broadcast)(c));
 }
 
 /* ---- calls that may block outside the process ---- */
