@@ -25,7 +25,8 @@ static const char run_usage[] =
 	"                      [--json-report=FILE] [--graph=FILE] [--abort-on-uncaught]\n"
 	"                      [--potential-after=SECONDS] [--act-on-potential]\n"
 	"                      [--quiet] [--ending-fd=FD]\n"
-	"                      [--serial [--seed=N] [--record=FILE] [--depth=D]]\n"
+	"                      [--serial [--seed=N] [--record=FILE] [--depth=D]\n"
+	"                                [--interval=STEPS]]\n"
 	"                      -- CMD [ARG...]\n";
 
 /* SECONDS as a whole number of milliseconds, or -1. */
