@@ -35,6 +35,7 @@ struct sthread {
 	bool gil_spent;		/* ... already ended once, not woken since */
 	uint64_t gil_since;	/* ... the step it began at */
 	bool timed_out;		/* its last wait ended by the clock */
+	bool interrupted;	/* ... by a signal (a handler ran in it) */
 	uint64_t seq;		/* blocking order: who a signal wakes */
 	uint64_t prio;		/* PCT priority */
 	_Atomic uint64_t self;	/* pthread_t */
@@ -75,12 +76,15 @@ static bool on;
 
 /* ---- the lock, the clock, the futex ---- */
 
-/* errno as the program left it: the scheduler's own calls keep it */
+/* errno as the program left it: the scheduler's own calls keep it.
+ * 0, or -errno. */
 static long futex(_Atomic uint32_t *w, int op, uint32_t v, const struct timespec *t)
 {
 	int err = errno;
 	long rc = syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, v, t, NULL, 0);
 
+	if (rc < 0)
+		rc = -errno;
 	errno = err;
 	return rc;
 }
@@ -177,6 +181,14 @@ static void grant(int id)
 }
 
 /* Until the calling thread holds the turn (the lock not held). */
+static int decide(enum trace_event ev, bool *stuck);
+
+/*
+ * Until the calling thread holds the turn (the lock not held).  A signal
+ * handled in a thread blocked here ends its wait, as it would end a real
+ * sem_wait: the thread gets ready, and its wait returns EINTR (CPython
+ * then runs the program's handler, which may release what it waits for).
+ */
 static void wait_turn(void)
 {
 	for (;;) {
@@ -184,7 +196,19 @@ static void wait_turn(void)
 
 		if (atomic_load(&S.current) == me)
 			return;
-		futex(&T[me].go, FUTEX_WAIT, g, NULL);
+		if (futex(&T[me].go, FUTEX_WAIT, g, NULL) != -EINTR)
+			continue;
+		lock();
+		if (T[me].state == T_BLOCKED) {
+			bool stuck;
+
+			T[me].state = T_READY;
+			T[me].interrupted = true;
+			T[me].deadline = 0;
+			if (atomic_load(&S.current) < 0)
+				decide(TE_BACK, &stuck);
+		}
+		unlock();
 	}
 }
 
@@ -789,10 +813,15 @@ int sched_block(enum trace_event ev, const void *obj, int64_t timeout_ns, bool g
 	if (!gil)
 		t->gil_spent = false;
 	t->timed_out = false;
+	t->interrupted = false;
 	t->deadline = timeout_ns < 0 || gil ? 0 : vnow() + (timeout_ns ? timeout_ns : 1);
 	t->seq = ++S.seq;
 	pass_turn(ev, true);
 	in_sched--;
+	if (t->interrupted) {
+		t->interrupted = false;
+		return EINTR;
+	}
 	return t->timed_out ? ETIMEDOUT : 0;
 }
 

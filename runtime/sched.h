@@ -97,7 +97,8 @@ void sched_point(enum trace_event ev);
  * Block on obj until sched_wake(obj) or, with a timeout (ns, < 0: none),
  * until virtual time has passed it.  A GIL wait has no timeout but is
  * expirable: the scheduler may end it as if the switch interval had
- * passed, once until it is woken.  Returns 0 when woken, ETIMEDOUT.
+ * passed, once until it is woken.  Returns 0 when woken, ETIMEDOUT, or
+ * EINTR when a signal was handled in the thread meanwhile.
  */
 int sched_block(enum trace_event ev, const void *obj, int64_t timeout_ns,
 		bool gil);

@@ -890,7 +890,8 @@ static int serial_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int mode,
 	sched_wake(m, true);
 	rc = serial_block(gil ? TE_GIL : TE_WAIT, c, timeout, gil);
 	(void)serial_mutex_lock(NULL, m, CLOCK_MONOTONIC, NULL);
-	return rc;
+	return rc == EINTR ? 0 : rc;	/* a condition wait is never interrupted:
+					 * a spurious wake-up */
 }
 
 /* The mutex is held again after these returns of a condition wait. */
@@ -1336,15 +1337,18 @@ static int serial_sem_wait(struct registry_slot *s, sem_t *sem, int mode,
 				      : mode == 1 ? real_sem_timedwait(sem, t)
 				      : real_sem_clockwait(sem, clock, t));
 	for (;;) {
+		int rc;
+
 		if (real_sem_trywait(sem) == 0)
 			return 0;
-		if (serial_block(TE_SEM, sem,
-				mode ? shim_serial_remaining(mode == 1 ? CLOCK_REALTIME
-								      : clock, t)
-				     : -1, false) == ETIMEDOUT) {
+		rc = serial_block(TE_SEM, sem,
+				  mode ? shim_serial_remaining(mode == 1 ? CLOCK_REALTIME
+									: clock, t)
+				       : -1, false);
+		if (rc == ETIMEDOUT || rc == EINTR) {	/* as sem_wait would */
 			if (real_sem_trywait(sem) == 0)
 				return 0;
-			errno = ETIMEDOUT;
+			errno = rc;
 			return -1;
 		}
 		if (shim_broken(s)) {	/* chosen as a deadlock's victim */

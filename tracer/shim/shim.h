@@ -126,7 +126,6 @@ enum shim_note {
 	NOTE_NO_REPORT,		/* the full report could not be written */
 	NOTE_STATIC_VICTIM,	/* a static interpreter's thread cannot raise */
 	NOTE_ENV,		/* the environment or spawning degrades */
-	NOTE_SERIAL_SIGNAL,	/* a serial deadlock a signal might end */
 	NOTE_COUNT
 };
 

@@ -564,8 +564,10 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
  * run --serial: the scheduler found every thread waiting on something
  * only another thread of this process could give, and none left to run
  * or to time out.  Under the schedule that is a proof, but for a signal
- * handler of the program's, which may end any wait: then it is told as
- * potential, once, and the program is left as it is.
+ * handler of the program's, which may end any wait (a signal handled in
+ * a waiting thread ends its wait, as the real call's EINTR would): then
+ * nothing is said here; the supervisor's watch tells a potential
+ * deadlock that lasts (--potential-after).
  */
 void shim_serial_stuck(int threads)
 {
@@ -573,11 +575,8 @@ void shim_serial_stuck(int threads)
 	char line[256];
 	int n;
 
-	if (r && (atomic_load(&r->user_signals) & ~atomic_load(&r->harmless_signals))) {
-		shim_say_once(NOTE_SERIAL_SIGNAL,
-			      "potential deadlock: every thread waits under the serial schedule, but a signal handler of the program might end a wait");
+	if (r && (atomic_load(&r->user_signals) & ~atomic_load(&r->harmless_signals)))
 		return;
-	}
 	n = snprintf(line, sizeof(line),
 		     "pydeadlock: deadlock in process %d: all %d threads wait, and no thread is left to wake them (serial schedule)\n",
 		     (int)getpid(), threads);
