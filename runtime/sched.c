@@ -500,6 +500,7 @@ static void rejoin(void)
 {
 	lock();
 	T[me].state = T_READY;
+	T[me].timed_out = false;
 	if (atomic_load(&S.current) < 0)
 		pass_turn(TE_BACK, true);
 	else {
@@ -889,14 +890,6 @@ void sched_outside_end(void)
 	if (!on || me < 0 || T[me].state != T_OUTSIDE)
 		return;
 	in_sched++;
-	lock();
-	T[me].state = T_READY;
-	T[me].timed_out = false;
-	if (atomic_load(&S.current) < 0)
-		pass_turn(TE_BACK, true);
-	else {
-		unlock();
-		wait_turn();
-	}
+	rejoin();
 	in_sched--;
 }

@@ -377,36 +377,19 @@ static bool would_block(int fd, short events)
  */
 #define AROUND(fd, events, call)					\
 	do {								\
-		__typeof__(call) r_;					\
-		int e_;							\
 		if (!here())						\
 			return call;					\
 		if (!would_block(fd, events)) {				\
-			r_ = call;					\
-			e_ = errno;					\
+			__typeof__(call) rc_ = call;			\
+			int err_ = errno;				\
 			sched_point(TE_IO);				\
-			errno = e_;					\
-			return r_;					\
+			errno = err_;					\
+			return rc_;					\
 		}							\
-		sched_outside_begin(TE_IO);				\
-		r_ = call;						\
-		e_ = errno;						\
-		sched_outside_end();					\
-		errno = e_;						\
-		return r_;						\
+		return SERIAL_OUTSIDE(call);				\
 	} while (0)
 
-#define OUTSIDE(call)							\
-	do {								\
-		__typeof__(call) r_;					\
-		int e_;							\
-		sched_outside_begin(TE_IO);				\
-		r_ = call;						\
-		e_ = errno;						\
-		sched_outside_end();					\
-		errno = e_;						\
-		return r_;						\
-	} while (0)
+#define OUTSIDE(call) return SERIAL_OUTSIDE(call)
 
 EXPORT ssize_t read(int fd, void *b, size_t n)
 {

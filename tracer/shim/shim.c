@@ -632,19 +632,6 @@ static int serial_mutex_lock(struct registry_slot *s, pthread_mutex_t *m,
 	}
 }
 
-/* A process-shared object's wait: its release may come from another
- * process, so the wait is made for real, without the turn. */
-#define SERIAL_OUTSIDE(call)						\
-	({								\
-		__typeof__(call) r_;					\
-		int e_;							\
-		sched_outside_begin(TE_IO);				\
-		r_ = (call);						\
-		e_ = errno;						\
-		sched_outside_end();					\
-		errno = e_;						\
-		r_;							\
-	})
 
 /* ---- pthread mutexes ---- */
 

@@ -14,6 +14,7 @@
 
 #include "common/exit_status.h"
 #include "runtime/registry.h"
+#include "runtime/sched.h"
 
 enum shim_policy { POLICY_ABORT, POLICY_REPORT, POLICY_BREAK };
 
@@ -117,6 +118,21 @@ int64_t shim_serial_remaining(clockid_t clock, const struct timespec *abs);
 /* The scheduler's proof: every thread waits for another (threads of
  * them); report it and end the program by the policy. */
 void shim_serial_stuck(int threads);
+
+/* run --serial: a call that may block outside the process (I/O, a
+ * child, a process-shared object, released in another process) is made
+ * for real, without the turn; its value and errno as it left them. */
+#define SERIAL_OUTSIDE(call)						\
+	({								\
+		__typeof__(call) r_;					\
+		int e_;							\
+		sched_outside_begin(TE_IO);				\
+		r_ = (call);						\
+		e_ = errno;						\
+		sched_outside_end();					\
+		errno = e_;						\
+		r_;							\
+	})
 
 /* Messages said once per process (bits of registry->said) */
 enum shim_note {
