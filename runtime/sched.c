@@ -632,6 +632,8 @@ void sched_start(const struct sched_options *o)
 	rec("pydeadlock-trace %d\nseed %llu\ndepth %d\nsteps %llu\n", TRACE_VERSION,
 	    (unsigned long long)o->seed, S.walk ? 0 : S.depth, (unsigned long long)hint);
 	rec("interval %d\n", S.interval);
+	if (o->exe && *o->exe)
+		rec("exe %s\n", o->exe);
 	if (o->policy && *o->policy)
 		rec("policy %s\n", o->policy);
 	me = 0;

@@ -53,6 +53,7 @@ struct sched_options {
 	uint64_t steps_hint;		/* PCT: change points fall in 1..this */
 	const struct trace *replay;	/* follow these decisions, or NULL */
 	const char *policy;		/* --on-deadlock, said in the trace */
+	const char *exe;		/* the image's executable, said in it */
 	/* the real clock_gettime (the program's may be virtual), or NULL */
 	int (*clock)(clockid_t, struct timespec *);
 	char *record;			/* a mapped file to write the trace into */

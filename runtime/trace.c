@@ -234,6 +234,11 @@ static int pass(struct cursor *c, struct trace *t, bool fill)
 		} else if (is(w, len, "steps")) {
 			if (want_number(c, "the steps", UINT64_MAX, &t->steps) < 0)
 				return -1;
+		} else if (is(w, len, "exe")) {
+			if (!word(c, &w, &len) || len >= sizeof(t->exe))
+				return bad(c, "the executable's path is missing or too long");
+			if (fill)
+				snprintf(t->exe, sizeof(t->exe), "%.*s", (int)len, w);
 		} else if (is(w, len, "policy")) {
 			if (!word(c, &w, &len) ||
 			    !(is(w, len, "abort") || is(w, len, "report") || is(w, len, "break")))

@@ -58,6 +58,7 @@ struct trace {
 	uint64_t steps;		/* 0: not said */
 	char end[64];		/* the "end" line's words, or "" */
 	char policy[16];	/* "policy": abort, report or break; "" */
+	char exe[256];		/* "exe": the traced image's executable; "" */
 	struct trace_line *lines;
 	uint32_t n_lines;
 	struct trace_cand *cands;

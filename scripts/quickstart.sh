@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install, build, and show pydeadlock on the bundled deadlocking examples:
 # attach to a hung native program and a hung Python program, then run the
-# Python one under the shim (reported as it forms), then with breaking.
+# Python one under the shim (reported as it forms), then with breaking;
+# then find, with explore, the schedule of an AB/BA that plain runs almost
+# never show, and replay it.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
@@ -47,4 +49,22 @@ if [ "$rc" = 0 ]; then
 	echo "== the program finished; no money was made or lost"
 else
 	echo "== pydeadlock run exited with $rc (a statically linked python3 can only be broken in its main thread)"
+fi
+
+echo
+echo "== 5. pydeadlock explore -- python3 tests/serial/abba_window.py (plain runs do not deadlock)"
+rc=0
+"$bin/pydeadlock" explore --runs=300 --save="$bin/quickstart-explore.trace" -- \
+	"$py" "$top/tests/serial/abba_window.py" 2> "$bin/quickstart-explore.txt" || rc=$?
+grep -E '^pydeadlock: (explore|deadlock)|^  thread|waiting at' "$bin/quickstart-explore.txt" || true
+echo "== pydeadlock explore exited with $rc (86: a schedule that deadlocks, saved)"
+if [ "$rc" = 86 ]; then
+	echo
+	echo "== 6. pydeadlock replay build/quickstart-explore.trace: the same deadlock, every time"
+	for i in 1 2 3; do
+		rc=0
+		"$bin/pydeadlock" replay --quiet "$bin/quickstart-explore.trace" -- \
+			"$py" "$top/tests/serial/abba_window.py" 2> "$bin/quickstart-replay.txt" || rc=$?
+		echo "replay $i: exit $rc, $(grep -c 'waiting at' "$bin/quickstart-replay.txt") threads waiting at $(grep -o 'abba_window.py:[0-9]*' "$bin/quickstart-replay.txt" | sort -u | tr '\n' ' ')"
+	done
 fi

@@ -640,26 +640,44 @@ static bool the_program(void)
 	return sup && atol(sup) == (long)getppid();
 }
 
-/* The trace file run made (64 MiB of zeros), mapped; NULL when it is
- * not ours to write (written already: an exec of the program). */
+/*
+ * The trace file run made (64 MiB of zeros), mapped.  An image the
+ * program exec'd (a launcher's script, pyenv's shim, that execs the
+ * interpreter) starts it again: its threads are gone, the trace is the
+ * new image's.  NULL when it cannot be mapped.
+ */
 static char *record_map(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	struct stat st;
-	char first = 1;
-	void *m;
+	char *m, *end;
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size != RECORD_BYTES ||
-	    pread(fd, &first, 1, 0) != 1 || first != 0) {
+	if (fstat(fd, &st) < 0 || st.st_size != RECORD_BYTES) {
 		close(fd);
 		return NULL;
 	}
 	m = mmap(AREA, RECORD_BYTES, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 	close(fd);
-	return m == MAP_FAILED ? NULL : m;
+	if (m == MAP_FAILED)
+		return NULL;
+	end = memchr(m, '\0', RECORD_BYTES);	/* what an earlier image wrote */
+	memset(m, 0, end ? (size_t)(end - m) : RECORD_BYTES);
+	return m;
+}
+
+/* This image's executable, for the trace: a replay follows the trace in
+ * the image that made it, not in a launcher that execs it. */
+static void self_exe(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf; *p; p++)	/* one word of printable text */
+		if (*p <= ' ' || *p > '~')
+			*p = '?';
 }
 
 void shim_serial_init(void)
@@ -672,6 +690,7 @@ void shim_serial_init(void)
 	unsigned long long seed = 0, steps = 0;
 	int depth = 3, interval = -1;
 	char err[300];
+	static char exe[256];
 
 	serial_resolve();
 	if (!cfg || sscanf(cfg, "%llu %d %llu %d", &seed, &depth, &steps, &interval) < 1)
@@ -682,13 +701,17 @@ void shim_serial_init(void)
 	o.policy = shim_env_get("PYDEADLOCK_ON_DEADLOCK");
 	o.clock = real_clock_gettime;
 	o.steps_hint = steps;
+	self_exe(exe, sizeof(exe));
+	o.exe = exe;
 	if (the_program() && replay && *replay) {
 		trace_set_allocator(area_alloc, NULL);
 		if (trace_load(replay, &trace, err, sizeof(err)) < 0) {
 			say(err);
 			_exit(EXIT_USAGE);
 		}
-		o.replay = &trace;
+		/* a launcher before the traced image runs on unreplayed */
+		if (!trace.exe[0] || !strcmp(trace.exe, exe))
+			o.replay = &trace;
 	}
 	if (the_program() && record && *record) {
 		o.record = record_map(record);
