@@ -65,6 +65,6 @@ if [ "$rc" = 86 ]; then
 		rc=0
 		"$bin/pydeadlock" replay --quiet "$bin/quickstart-explore.trace" -- \
 			"$py" "$top/tests/serial/abba_window.py" 2> "$bin/quickstart-replay.txt" || rc=$?
-		echo "replay $i: exit $rc, $(grep -c 'waiting at' "$bin/quickstart-replay.txt") threads waiting at $(grep -o 'abba_window.py:[0-9]*' "$bin/quickstart-replay.txt" | sort -u | tr '\n' ' ')"
+		echo "replay $i: exit $rc, waiting at $(grep -o 'waiting at .*abba_window.py:[0-9]*' "$bin/quickstart-replay.txt" | sed 's/.*abba_window/abba_window/' | sort -u | tr '\n' ' ')"
 	done
 fi
