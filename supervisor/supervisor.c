@@ -654,10 +654,13 @@ static void act(struct sup *s, const struct process_model *seen,
 		const struct deadlock *d, bool say)
 {
 	pid_t pids[WATCH_MAX_PROCS];
-	int n = deadlock_processes(seen, d, pids, WATCH_MAX_PROCS);
+	int n;
 	struct process_model pm;
 	char err[512];
 
+	if (s->o->serial)
+		return;
+	n = deadlock_processes(seen, d, pids, WATCH_MAX_PROCS);
 	if (!n || attach_processes(pids, n, &pm, err, sizeof(err)) < 0)
 		return;
 	drop_listeners(s, &pm);

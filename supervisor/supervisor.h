@@ -25,6 +25,10 @@ struct run_options {
 	int potential_after_ms;		/* a potential deadlock still this long: say so */
 	bool act_on_potential;		/* ... and act on it by the policy */
 	bool quiet;			/* reports without the stacks */
+	/* run --serial, replay: the scheduler proves what every thread
+	 * waiting means; a thread waiting for its turn is not blocked, and
+	 * the watch from outside, which cannot tell, does not act */
+	bool serial;
 	/* --ending-fd: the write end of a pipe the program reads; told,
 	 * before the program is ended for a deadlock, which then has
 	 * RUN_ENDING_GRACE_MS to end by itself.  -1: none */

@@ -204,6 +204,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.argv = argv + optind;
+	o.serial = serial.on;
 	if (serial_prepare(&serial) < 0)
 		return EXIT_USAGE;
 	status = supervise(&o);

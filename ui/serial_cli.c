@@ -177,6 +177,7 @@ int cmd_replay(int argc, char **argv)
 		o.policy = !strcmp(t.policy, "break") ? RUN_BREAK
 			   : !strcmp(t.policy, "report") ? RUN_REPORT : RUN_ABORT;
 	}
+	o.serial = true;
 	s.seed = t.seed;
 	s.depth = t.depth ? t.depth : SERIAL_DEPTH;
 	s.steps = t.steps;

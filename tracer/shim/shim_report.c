@@ -566,8 +566,7 @@ bool shim_deadlock(struct registry_slot *me, const pid_t *tids, int n)
  * or to time out.  Under the schedule that is a proof, but for a signal
  * handler of the program's, which may end any wait (a signal handled in
  * a waiting thread ends its wait, as the real call's EINTR would): then
- * nothing is said here; the supervisor's watch tells a potential
- * deadlock that lasts (--potential-after).
+ * the program is left waiting, and nothing is said.
  */
 void shim_serial_stuck(int threads)
 {
