@@ -91,7 +91,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct serial_options serial = { .seed = 1, .depth = SERIAL_DEPTH, .interval = -1 };
 	bool serial_asked = false;
-	char err[512], *end;
+	char err[512];
 	int c, status;
 
 	optind = 1;
@@ -142,12 +142,10 @@ int cmd_run(int argc, char **argv)
 		case 'd':
 		case 'i':
 		case 'n': {
-			unsigned long long v;
+			uint64_t v;
 
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (end == optarg || *end || errno || optarg[0] == '-' ||
-			    (c == 'd' && v > 32) || (c == 'i' && v > 1000000)) {
+			if (!serial_parse_u64(optarg, 0, c == 'd' ? 32 : c == 'i' ? 1000000
+							   : UINT64_MAX, &v)) {
 				error_msg("run: --%s wants a number%s, not '%s'",
 					  c == 's' ? "seed" : c == 'd' ? "depth" :
 					  c == 'i' ? "interval" : "steps",

@@ -358,7 +358,7 @@ static int explore_run(char **cmd, uint64_t seed, int depth, uint64_t steps,
 	}
 }
 
-static bool parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *v)
+bool serial_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *v)
 {
 	char *end;
 	unsigned long long x;
@@ -399,19 +399,19 @@ int cmd_explore(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			if (!parse_u64(optarg, 1, 10000000, &runs)) {
+			if (!serial_parse_u64(optarg, 1, 10000000, &runs)) {
 				error_msg("explore: --runs wants a number from 1, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 's':
-			if (!parse_u64(optarg, 0, UINT64_MAX / 2, &seed)) {
+			if (!serial_parse_u64(optarg, 0, UINT64_MAX / 2, &seed)) {
 				error_msg("explore: --seed wants a number, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'd':
-			if (!parse_u64(optarg, 0, 32, &depth)) {
+			if (!serial_parse_u64(optarg, 0, 32, &depth)) {
 				error_msg("explore: --depth wants a number from 1 to 32, not '%s'",
 					  optarg);
 				return EXIT_USAGE;
@@ -421,13 +421,13 @@ int cmd_explore(int argc, char **argv)
 			save = optarg;
 			break;
 		case 'i':
-			if (!parse_u64(optarg, 0, 1000000, &interval)) {
+			if (!serial_parse_u64(optarg, 0, 1000000, &interval)) {
 				error_msg("explore: --interval wants a number of steps, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 't':
-			if (!parse_u64(optarg, 1, 86400, &timeout)) {
+			if (!serial_parse_u64(optarg, 1, 86400, &timeout)) {
 				error_msg("explore: --timeout wants seconds from 1, not '%s'", optarg);
 				return EXIT_USAGE;
 			}

@@ -28,6 +28,9 @@ int serial_prepare(const struct serial_options *s);
  * line (the run's status). */
 void serial_finish(const struct serial_options *s, int status);
 
+/* A whole decimal number in [min, max], no sign: the serial options'. */
+bool serial_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *v);
+
 int cmd_replay(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 
