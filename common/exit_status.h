@@ -13,6 +13,9 @@
 #define EXIT_USAGE 2		/* usage error, or the process cannot be read */
 /* run: the program was ended because of a deadlock */
 #define EXIT_DEADLOCK 86
+/* run --lock-order: the program ended well (or was ended at once), yet
+ * it took locks in orders that could deadlock */
+#define EXIT_LOCK_ORDER 85
 /* replay: the program left the trace (another input, an uncontrolled
  * source of nondeterminism); the message names the first step */
 #define EXIT_DIVERGED 87

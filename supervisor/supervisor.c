@@ -18,6 +18,7 @@
 #include "common/preload_env.h"
 #include "common/supervisor_signals.h"
 #include "common/write_all.h"
+#include "supervisor/records.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/watch.h"
 #include "tracer/attach/attach.h"
@@ -55,6 +56,7 @@
 
 struct sup {
 	const struct run_options *o;
+	struct run_records orders;	/* --lock-order's loops, --profile's */
 	pid_t child;
 	int sigfd;
 	bool child_done;
@@ -162,8 +164,10 @@ static int setenv_checked(const char *name, const char *value)
  * importable (and, for --abort-on-uncaught, the sitecustomize that sets
  * it up first), the shim's configuration, and who the supervisor is.
  */
-static int prepare_environment(const struct run_options *o)
+static int prepare_environment(const struct run_options *o, int order_fd)
 {
+	char order[16];
+
 	char exe[PATH_MAX], shim[PATH_MAX], pydir[PATH_MAX], err[256];
 	char supervisor[64], site[2 * PATH_MAX + 16];
 	struct proc_stat self;
@@ -200,6 +204,28 @@ static int prepare_environment(const struct run_options *o)
 	    (o->json && setenv_checked("PYDEADLOCK_JSON_REPORT", o->json)) ||
 	    (o->graph && setenv_checked("PYDEADLOCK_GRAPH", o->graph)))
 		return -1;
+	snprintf(order, sizeof(order), "%d", order_fd);
+	if ((o->lock_order || o->profile) &&
+	    setenv_checked("PYDEADLOCK_RECORDS", order))
+		return -1;
+	if (o->profile && setenv_checked("PYDEADLOCK_PROFILE", "1"))
+		return -1;
+	if (o->lock_order) {
+		char sup_path[PATH_MAX];
+
+		if (setenv_checked("PYDEADLOCK_LOCK_ORDER", "1") ||
+		    (o->order_at_once &&
+		     setenv_checked("PYDEADLOCK_LOCK_ORDER_NOW", "1")))
+			return -1;
+		if (o->suppressions) {
+			if (!realpath(o->suppressions, sup_path)) {
+				perror_msg("run: %s", o->suppressions);
+				return -1;
+			}
+			if (setenv_checked("PYDEADLOCK_SUPPRESSIONS", sup_path))
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -215,6 +241,7 @@ static void supervisor_sigset(sigset_t *set)
 	sigaddset(set, supervisor_signal(SUPERVISOR_HELLO));
 	sigaddset(set, supervisor_signal(SUPERVISOR_DEADLOCK));
 	sigaddset(set, supervisor_signal(SUPERVISOR_LOOK));
+	sigaddset(set, supervisor_signal(SUPERVISOR_ORDER));
 }
 
 /* Kill every process below the supervisor (the program's tree: as a
@@ -444,6 +471,15 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 		watch_add(&s->watch, si->ssi_int);
 	} else if (sig == supervisor_signal(SUPERVISOR_DEADLOCK)) {
 		shim_deadlock(s, si->ssi_int);
+	} else if (sig == supervisor_signal(SUPERVISOR_ORDER)) {
+		/* --lock-order, --on-deadlock=abort: a loop ends the program */
+		records_collect(&s->orders);
+		if (!s->ending) {
+			error_msg("ending the program (exit status %d): locks taken in orders that can deadlock",
+				  EXIT_LOCK_ORDER);
+			s->ending = EXIT_LOCK_ORDER;
+			kill_tree();
+		}
 	} else if (sig == supervisor_signal(SUPERVISOR_LOOK)) {
 		/* now, and soon again: the thread that asked may not sleep
 		 * in the kernel yet */
@@ -1066,7 +1102,10 @@ int supervise(const struct run_options *o)
 	struct sigaction ignore = { .sa_handler = SIG_IGN }, pipe_action;
 	sigset_t set, old;
 
-	if (prepare_environment(o) < 0)
+	s.orders.fd = -1;
+	if ((o->lock_order || o->profile) && records_open(&s.orders) < 0)
+		return EXIT_USAGE;
+	if (prepare_environment(o, s.orders.fd) < 0)
 		return EXIT_USAGE;
 	report_text_style(report_colour_for(2), o->quiet);	/* reports: stderr */
 	if (o->json)
@@ -1143,6 +1182,16 @@ int supervise(const struct run_options *o)
 		kill_tree();
 	reap(&s);
 	say_breaks(&s);
+	if (o->lock_order || o->profile) {
+		records_collect(&s.orders);
+		if (s.orders.more)
+			error_msg("%d more loops of lock orders not shown",
+				  s.orders.more);
+		if (o->json)
+			records_json(&s.orders, o->json, s.child);
+		if (o->profile_svg)
+			records_svg(&s.orders, o->profile_svg);
+	}
 	watch_fini(&s.watch);
 	if (s.have_prev)
 		model_free(&s.prev);
@@ -1150,5 +1199,13 @@ int supervise(const struct run_options *o)
 	free(s.parked);
 	free(s.parked_said);
 	close(s.sigfd);
-	return exit_status(&s);
+	{
+		int status = exit_status(&s);
+
+		/* a program that ended well, with loops of lock orders */
+		if (status == 0 && s.orders.n)
+			status = EXIT_LOCK_ORDER;
+		records_close(&s.orders);
+		return status;
+	}
 }

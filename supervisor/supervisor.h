@@ -35,6 +35,14 @@ struct run_options {
 	int ending_fd;
 	unsigned long ending_pipe;	/* its inode: the program's readers of it
 					 * are run's listeners, not the program */
+	/* --lock-order: the orders of lock acquisitions, checked for loops
+	 * at each process's end; with --on-deadlock=abort given, at once */
+	bool lock_order, order_at_once;
+	const char *suppressions;	/* their suppressions file, or NULL */
+	/* --profile[=FILE.svg]: where the threads waited, at each process's
+	 * end; the timeline drawn into profile_svg (or NULL) */
+	bool profile;
+	const char *profile_svg;
 	char *const *argv;		/* the program and its arguments */
 };
 

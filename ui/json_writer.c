@@ -87,6 +87,15 @@ void json_int(struct json_writer *j, long long v)
 	fprintf(j->out, "%lld", v);
 }
 
+void json_double(struct json_writer *j, double v)
+{
+	separate(j);
+	if (v != v || v > 1e300 || v < -1e300)	/* NaN, infinities: not JSON */
+		fputs("null", j->out);
+	else
+		fprintf(j->out, "%.6g", v);
+}
+
 void json_bool(struct json_writer *j, bool v)
 {
 	separate(j);

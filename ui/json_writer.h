@@ -23,6 +23,8 @@ void json_end_array(struct json_writer *j);
 /* A string value; NULL writes null. */
 void json_string(struct json_writer *j, const char *s);
 void json_int(struct json_writer *j, long long v);
+/* A number with 6 significant digits; null for NaN or infinity. */
+void json_double(struct json_writer *j, double v);
 void json_bool(struct json_writer *j, bool v);
 void json_null(struct json_writer *j);
 /* An address as the string "0x..." (JSON numbers lose 64-bit precision). */

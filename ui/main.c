@@ -11,15 +11,18 @@
 #include "tracer/attach/attach.h"
 #include "tracer/attach/attach_break.h"
 #include "ui/report.h"
+#include "tracer/attach/sampler.h"
 #include "ui/run.h"
 #include "ui/serial_cli.h"
 
 static const char usage_text[] =
 	"Usage: pydeadlock attach [--json] [--quiet] [--stats] [--break] [--no-children]\n"
 	"                         [--graph=FILE] PID\n"
+	"       pydeadlock attach --profile=SECONDS [--json] PID\n"
 	"       pydeadlock run [--on-deadlock=abort|report|break]\n"
 	"                      [--victim=newest|oldest|fewest-locks]\n"
-	"                      [--json-report=FILE] [--graph=FILE] -- CMD [ARG...]\n"
+	"                      [--json-report=FILE] [--graph=FILE]\n"
+	"                      [--lock-order [--suppressions=FILE]] -- CMD [ARG...]\n"
 	"       pydeadlock core [--json] [--quiet] [--graph=FILE] COREFILE\n"
 	"       pydeadlock run --serial [--seed=N] [--record=FILE] -- CMD [ARG...]\n"
 	"       pydeadlock replay TRACE -- CMD [ARG...]\n"
@@ -38,6 +41,11 @@ static const char usage_text[] =
 	"        --stats  print how long the process was stopped (stderr)\n"
 	"        --graph=FILE  the wait-for graph as a picture: FILE.svg, .png,\n"
 	"                 .pdf (drawn by Graphviz's dot) or .dot, .gv (its text)\n"
+	"        --profile=SECONDS  instead, sample PID for SECONDS without\n"
+	"                 stopping it (100 a second): each thread's share of\n"
+	"                 time running and waiting (GIL, locks, conditions,\n"
+	"                 joins, I/O, sleep), the lines that waited, the\n"
+	"                 effective parallelism, with the sampling error\n"
 	"        --break  fail one wait of the deadlock found, in a process run\n"
 	"                 under 'pydeadlock run --on-deadlock=report' (or break)\n"
 	"        --debug  print what pydeadlock is doing (stderr)\n"
@@ -53,6 +61,10 @@ static const char usage_text[] =
 	"        in Python, at the line that waited.  --quiet: reports without\n"
 	"        the thread-by-thread stacks.  --graph=FILE: the wait-for graph\n"
 	"        of each deadlock found, as for attach.\n"
+	"        --lock-order: report locks taken in orders that could deadlock\n"
+	"        (A then B here, B then A there), at each process's end; status\n"
+	"        85 when the program ended well; --suppressions=FILE silences\n"
+	"        accepted ones.\n"
 	"        --serial: one thread runs at a time, the turn passing only at\n"
 	"        locks, conditions, semaphores, joins, thread start and end,\n"
 	"        the GIL, sleeps (in virtual time) and I/O, in an order chosen\n"
@@ -72,7 +84,8 @@ static const char usage_text[] =
 	"Exit status of attach and core: 0 no deadlock, 1 deadlock found, 2\n"
 	"usage or attach error (a file that is not a core).  Of run, replay and\n"
 	"explore: the program's own, 86 when it was ended because of a\n"
-	"deadlock, 2 for a usage error.  See pydeadlock(1).\n";
+	"deadlock, 85 when --lock-order found orders that could deadlock, 2\n"
+	"for a usage error.  See pydeadlock(1).\n";
 
 static void usage(FILE *out)
 {
@@ -209,10 +222,12 @@ static int cmd_attach(int argc, char **argv)
 		{ "no-children", no_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "graph", required_argument, NULL, 'g' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool stats = false, do_break = false, children = true;
+	double profile = 0;
 	struct report_options r = { 0 };
 	const char *json_to = NULL;
 	struct process_model pm;
@@ -246,6 +261,17 @@ static int cmd_attach(int argc, char **argv)
 		case 'n':
 			children = false;
 			break;
+		case 'P': {
+			char *end;
+
+			profile = strtod(optarg, &end);
+			if (end == optarg || *end || !(profile >= 0.01 && profile <= 3600)) {
+				error_msg("attach: --profile wants a number of seconds from 0.01 to 3600, not '%s'",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -265,6 +291,21 @@ static int cmd_attach(int argc, char **argv)
 		error_msg("attach: '%s' is not a process ID (a positive integer)",
 			  argv[optind]);
 		return EXIT_USAGE;
+	}
+	if (profile > 0) {
+		struct profile_samples ps;
+
+		if (do_break || r.graph) {
+			error_msg("attach: --profile samples the process; --break and --graph need a snapshot");
+			return EXIT_USAGE;
+		}
+		if (sampler_run(pid, profile, &ps, err, sizeof(err)) < 0) {
+			error_msg("%s", err);
+			return EXIT_USAGE;
+		}
+		report_profile(stdout, &ps, r.json);
+		sampler_free(&ps);
+		return EXIT_NO_DEADLOCK;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* the snapshot the shim asked for is of its own process only */

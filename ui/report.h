@@ -33,4 +33,8 @@ void report_graph(FILE *out, const struct process_model *pm);
 int report_graph_check(const char *path, char *err, size_t size);
 int report_graph_to(const char *path, const struct process_model *pm);
 
+/* attach --profile's report: text, or one JSON object. */
+struct profile_samples;
+void report_profile(FILE *out, struct profile_samples *p, bool json);
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/error.h"
+#include "supervisor/records.h"
 #include "supervisor/supervisor.h"
 #include "ui/report.h"
 #include "ui/run.h"
@@ -25,6 +26,8 @@ static const char run_usage[] =
 	"                      [--json-report=FILE] [--graph=FILE] [--abort-on-uncaught]\n"
 	"                      [--potential-after=SECONDS] [--act-on-potential]\n"
 	"                      [--quiet] [--ending-fd=FD]\n"
+	"                      [--lock-order [--suppressions=FILE]]\n"
+	"                      [--profile[=FILE.svg]]\n"
 	"                      [--serial [--seed=N] [--record=FILE] [--depth=D]\n"
 	"                                [--interval=STEPS]]\n"
 	"                      -- CMD [ARG...]\n";
@@ -82,6 +85,9 @@ int cmd_run(int argc, char **argv)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "steps", required_argument, NULL, 'n' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "lock-order", no_argument, NULL, 'L' },
+		{ "suppressions", required_argument, NULL, 'X' },
+		{ "profile", optional_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -90,7 +96,7 @@ int cmd_run(int argc, char **argv)
 		.potential_after_ms = POTENTIAL_AFTER_S * 1000, .ending_fd = -1,
 	};
 	struct serial_options serial = { .seed = 1, .depth = SERIAL_DEPTH, .interval = -1 };
-	bool serial_asked = false;
+	bool serial_asked = false, policy_given = false;
 	char err[512];
 	int c, status;
 
@@ -100,6 +106,23 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'o':
 			o.policy_name = optarg;
+			policy_given = true;
+			break;
+		case 'L':
+			o.lock_order = true;
+			break;
+		case 'X':
+			o.suppressions = optarg;
+			break;
+		case 'F':
+			o.profile = true;
+			o.profile_svg = optarg;
+			if (optarg && (strlen(optarg) < 5 ||
+				       strcmp(optarg + strlen(optarg) - 4, ".svg"))) {
+				error_msg("run: --profile=FILE draws an SVG: FILE must end in .svg, not '%s'",
+					  optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'j':
 			o.json = optarg;
@@ -193,6 +216,14 @@ int cmd_run(int argc, char **argv)
 			  o.victim);
 		return EXIT_USAGE;
 	}
+	if (o.suppressions && !o.lock_order) {
+		error_msg("run: --suppressions goes with --lock-order");
+		return EXIT_USAGE;
+	}
+	if (o.suppressions && records_suppressions_check(o.suppressions) < 0)
+		return EXIT_USAGE;
+	/* a loop of lock orders ends the program at once only when asked */
+	o.order_at_once = o.lock_order && policy_given && o.policy == RUN_ABORT;
 	if (serial_asked && !serial.on) {
 		error_msg("run: --seed, --record, --depth, --steps and --interval go with --serial");
 		return EXIT_USAGE;

@@ -240,7 +240,7 @@ static void sleep_ns(int64_t ns)
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	if (!here() || !req || req->tv_nsec < 0 || req->tv_nsec >= 1000000000)
-		return REAL(nanosleep)(req, rem);
+		return PROFILED(PROF_SLEEP, REAL(nanosleep)(req, rem));
 	sleep_ns(ts_ns(req));
 	return 0;
 }
@@ -250,7 +250,7 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
 {
 	if (!here() || !req || !virtual_clock(c) || req->tv_nsec < 0 ||
 	    req->tv_nsec >= 1000000000)
-		return REAL(clock_nanosleep)(c, flags, req, rem);
+		return PROFILED(PROF_SLEEP, REAL(clock_nanosleep)(c, flags, req, rem));
 	sleep_ns(flags & TIMER_ABSTIME ? shim_serial_remaining(c, req) : ts_ns(req));
 	return 0;
 }
@@ -258,7 +258,7 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
 EXPORT int usleep(useconds_t us)
 {
 	if (!here())
-		return REAL(usleep)(us);
+		return PROFILED(PROF_SLEEP, REAL(usleep)(us));
 	sleep_ns((int64_t)us * 1000);
 	return 0;
 }
@@ -266,7 +266,7 @@ EXPORT int usleep(useconds_t us)
 EXPORT unsigned sleep(unsigned s)
 {
 	if (!here())
-		return REAL(sleep)(s);
+		return PROFILED(PROF_SLEEP, REAL(sleep)(s));
 	sleep_ns((int64_t)s * 1000000000);
 	return 0;
 }
@@ -378,7 +378,7 @@ static bool would_block(int fd, short events)
 #define AROUND(fd, events, call)					\
 	do {								\
 		if (!here())						\
-			return call;					\
+			return PROFILED(PROF_IO, call);			\
 		if (!would_block(fd, events)) {				\
 			__typeof__(call) rc_ = call;			\
 			int err_ = errno;				\
@@ -456,7 +456,7 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
 EXPORT int connect(int fd, const struct sockaddr *a, socklen_t l)
 {
 	if (!here())
-		return REAL(connect)(fd, a, l);
+		return PROFILED(PROF_IO, REAL(connect)(fd, a, l));
 	OUTSIDE(REAL(connect)(fd, a, l));
 }
 
@@ -470,7 +470,7 @@ EXPORT int poll(struct pollfd *p, nfds_t n, int ms)
 	int rc;
 
 	if (!here() || ms == 0)
-		return REAL(poll)(p, n, ms);
+		return PROFILED(n == 0 ? PROF_SLEEP : PROF_IO, REAL(poll)(p, n, ms));
 	if (n == 0 && ms > 0) {
 		sleep_ns((int64_t)ms * 1000000);
 		return 0;
@@ -488,7 +488,7 @@ EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t,
 	int rc;
 
 	if (!here() || (t && !t->tv_sec && !t->tv_nsec))
-		return REAL(ppoll)(p, n, t, m);
+		return PROFILED(n == 0 ? PROF_SLEEP : PROF_IO, REAL(ppoll)(p, n, t, m));
 	rc = REAL(ppoll)(p, n, &zero, m);
 	if (rc != 0)
 		return rc;
@@ -506,7 +506,7 @@ EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
 	int rc;
 
 	if (!here() || (t && !t->tv_sec && !t->tv_usec))
-		return REAL(select)(n, r, w, e, t);
+		return PROFILED(n == 0 ? PROF_SLEEP : PROF_IO, REAL(select)(n, r, w, e, t));
 	if (n == 0 && t) {	/* how Python 3.9 and 3.10 sleep */
 		sleep_ns((int64_t)t->tv_sec * 1000000000 + (int64_t)t->tv_usec * 1000);
 		t->tv_sec = t->tv_usec = 0;
@@ -534,7 +534,7 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
 		   const struct timespec *t, const sigset_t *m)
 {
 	if (!here() || (t && !t->tv_sec && !t->tv_nsec))
-		return REAL(pselect)(n, r, w, e, t, m);
+		return PROFILED(n == 0 ? PROF_SLEEP : PROF_IO, REAL(pselect)(n, r, w, e, t, m));
 	if (n == 0 && t) {
 		sleep_ns(ts_ns(t));
 		return 0;
@@ -547,7 +547,7 @@ EXPORT int epoll_wait(int fd, struct epoll_event *ev, int n, int ms)
 	int rc;
 
 	if (!here() || ms == 0)
-		return REAL(epoll_wait)(fd, ev, n, ms);
+		return PROFILED(PROF_IO, REAL(epoll_wait)(fd, ev, n, ms));
 	rc = REAL(epoll_wait)(fd, ev, n, 0);
 	if (rc != 0)
 		return rc;
@@ -560,7 +560,7 @@ EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int ms,
 	int rc;
 
 	if (!here() || ms == 0)
-		return REAL(epoll_pwait)(fd, ev, n, ms, m);
+		return PROFILED(PROF_IO, REAL(epoll_pwait)(fd, ev, n, ms, m));
 	rc = REAL(epoll_pwait)(fd, ev, n, 0, m);
 	if (rc != 0)
 		return rc;
@@ -573,7 +573,7 @@ EXPORT pid_t waitpid(pid_t pid, int *status, int opt)
 	pid_t rc;
 
 	if (!here() || (opt & WNOHANG))
-		return REAL(waitpid)(pid, status, opt);
+		return PROFILED(PROF_IO, REAL(waitpid)(pid, status, opt));
 	rc = REAL(waitpid)(pid, status, opt | WNOHANG);
 	if (rc != 0)
 		return rc;
@@ -585,7 +585,7 @@ EXPORT pid_t wait4(pid_t pid, int *status, int opt, struct rusage *ru)
 	pid_t rc;
 
 	if (!here() || (opt & WNOHANG))
-		return REAL(wait4)(pid, status, opt, ru);
+		return PROFILED(PROF_IO, REAL(wait4)(pid, status, opt, ru));
 	rc = REAL(wait4)(pid, status, opt | WNOHANG, ru);
 	if (rc != 0)
 		return rc;
@@ -597,7 +597,7 @@ EXPORT int waitid(idtype_t type, id_t id, siginfo_t *si, int opt)
 	int rc;
 
 	if (!here() || (opt & WNOHANG) || !si)
-		return REAL(waitid)(type, id, si, opt);
+		return PROFILED(PROF_IO, REAL(waitid)(type, id, si, opt));
 	si->si_pid = 0;
 	rc = REAL(waitid)(type, id, si, opt | WNOHANG);
 	if (rc != 0 || si->si_pid != 0)

@@ -105,6 +105,7 @@ extern int __pthread_mutex_trylock(pthread_mutex_t *);
 
 static void release_slot(void *slot)
 {
+	shim_profile_thread_ends();
 	registry_slot_release(slot);
 	my_slot = NULL;
 }
@@ -193,10 +194,14 @@ __attribute__((constructor(101))) static void shim_init(void)
 	shim_registry->python = shim_python_present();
 	shim_report_hello();
 	shim_serial_init();
+	shim_order_init();
+	shim_profile_init();
 }
 
 __attribute__((destructor)) static void shim_fini(void)
 {
+	shim_order_flush();
+	shim_profile_flush();
 	shim_report_finish();
 }
 
@@ -249,6 +254,7 @@ static void after_fork_child(void)
 
 	my_slot = NULL;
 	my_untracked = false;
+	shim_profile_after_fork();
 	if (!old) {
 		sched_after_fork();
 		return;
@@ -363,6 +369,8 @@ static __attribute__((noinline)) void held_python_site(struct registry_held *h,
 		h->flags |= HELD_WITH;
 }
 
+static bool is_gil(const void *c);
+
 /* Record an acquisition (a recursive one is an entry of its own). */
 static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		      uint32_t flags, uint64_t site)
@@ -383,6 +391,8 @@ static void held_push(struct registry_slot *s, const void *obj, uint32_t kind,
 		return;
 	}
 	s->acquired++;		/* this thread's own count: progress */
+	if (__builtin_expect(shim_profile, 0) && !is_gil(obj))
+		shim_profile_acquired(addr);
 	h->site = site;
 	h->kind = kind;
 	h->flags = flags;
@@ -404,6 +414,17 @@ static bool held_pop(struct registry_slot *s, const void *obj)
 	found = registry_held_drop(s, (uint64_t)(uintptr_t)obj);
 	in_shim--;
 	return found;
+}
+
+/* run --lock-order: the orders from what s holds to obj (shim_order.c). */
+static inline void order_taken(struct registry_slot *s, const void *obj,
+			       uint32_t kind, bool blocking, uint64_t site)
+{
+	if (__builtin_expect(shim_order, 0)) {
+		in_shim++;
+		shim_order_taken(s, obj, kind, blocking, site);
+		in_shim--;
+	}
 }
 
 /* Is the GIL's state where Python keeps it?  Then c is the GIL's. */
@@ -446,6 +467,44 @@ static bool cycle_check(struct registry_slot *s)
 	return victim;
 }
 
+static TLS enum prof_state wait_prof;	/* the wait under way, for --profile */
+
+/* What a wait of s is, for --profile (decided as it begins: a notify
+ * makes the waiter lock's holder forget it before the wait ends). */
+static enum prof_state wait_state(const struct registry_slot *s)
+{
+	uint32_t kind = atomic_load(&s->wait_kind), flags = atomic_load(&s->wait_flags);
+	uint64_t addr = atomic_load(&s->wait_addr);
+	uint32_t n = atomic_load(&s->n_held);
+
+	switch (kind) {
+	case REG_GIL:
+		return PROF_GIL;
+	case REG_COND:
+		return PROF_COND;
+	case REG_JOIN:
+		return PROF_JOIN;
+	case REG_SEMLOCK:
+		switch (shim_python_wait_kind()) {
+		case 1:
+			return PROF_COND;
+		case 2:
+			return PROF_JOIN;
+		}
+		if (flags & REG_WAIT_PARKED)	/* 3.13.1+: on a Lock's PyMutex */
+			return PROF_LOCK;
+		if (flags & (REG_WAIT_COUNTING | REG_WAIT_SIGNAL))
+			return PROF_COND;
+		/* waiting for a Lock it holds: a Condition's waiter lock */
+		for (uint32_t i = 0; i < n && i < REGISTRY_MAX_HELD; i++)
+			if (atomic_load(&s->held[i].addr) == addr)
+				return PROF_COND;
+		return PROF_LOCK;
+	default:
+		return is_gil((const void *)(uintptr_t)addr) ? PROF_GIL : PROF_LOCK;
+	}
+}
+
 /*
  * About to block on obj: publish the wait (sequentially consistent, so of
  * two threads closing a cycle together at least one sees the other), then
@@ -469,6 +528,12 @@ static bool wait_begin(struct registry_slot *s, const void *obj, uint32_t kind,
 	atomic_store(&s->wait_tid, joined);
 	atomic_store(&s->wait_addr, (uint64_t)(uintptr_t)obj);
 	atomic_fetch_add(&s->gen, 1);
+	if (__builtin_expect(shim_profile, 0)) {
+		in_shim++;
+		wait_prof = wait_state(s);
+		shim_profile_wait_begins((uint64_t)(uintptr_t)obj, kind);
+		in_shim--;
+	}
 	if (!(flags & REG_WAIT_TIMED))
 		victim = cycle_check(s);
 	/* a Lock whose holder nobody sees (3.13.1+): if everyone else waits
@@ -546,6 +611,12 @@ static struct timespec poll_deadline(unsigned n)
 
 static void wait_end(struct registry_slot *s)
 {
+	if (__builtin_expect(shim_profile, 0)) {
+		in_shim++;
+		shim_profile_wait_ends(s, wait_prof, atomic_load(&s->wait_addr),
+				       s->wait_since_ns, s->wait_site);
+		in_shim--;
+	}
 	atomic_store(&s->break_pending, 0);	/* too late: the wait is over */
 	atomic_store(&s->wait_addr, 0);
 	atomic_fetch_add(&s->gen, 1);
@@ -652,8 +723,9 @@ static inline bool mutex_got(int rc)
 /* A held mutex: its owner's alone; a process-shared one may also be
  * released in another process (one load of its kind word). */
 static inline void mutex_push(struct registry_slot *s, pthread_mutex_t *m,
-			      uint64_t site)
+			      uint64_t site, bool blocking)
 {
+	order_taken(s, m, REG_MUTEX, blocking && !mutex_shared(m), site);
 	held_push(s, m, REG_MUTEX,
 		  HELD_OWNED | (mutex_shared(m) ? HELD_SHARED : 0), site);
 }
@@ -697,7 +769,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 		return real_mutex_lock(m);
 	rc = real_mutex_trylock(m);		/* the whole cost when free */
 	if (mutex_got(rc)) {
-		mutex_push(s, m, site);
+		mutex_push(s, m, site, true);
 		if (serial())
 			serial_point(m, TE_LOCK);
 		return rc;
@@ -706,7 +778,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	rc = real_mutex_timedlock(m, &expired);
 	if (rc != ETIMEDOUT && rc != EINVAL) {
 		if (mutex_got(rc))
-			mutex_push(s, m, site);
+			mutex_push(s, m, site, true);
 		return rc;
 	}
 	if (wait_begin(s, m, REG_MUTEX, mutex_shared(m), 0, site)) {
@@ -716,7 +788,7 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 	rc = mutex_block(s, m);
 	wait_end(s);
 	if (mutex_got(rc))
-		mutex_push(s, m, site);
+		mutex_push(s, m, site, true);
 	return rc;
 }
 
@@ -732,7 +804,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	}
 	rc = real_mutex_trylock(m);
 	if (mutex_got(rc) && (s = slot()))
-		mutex_push(s, m, SITE());
+		mutex_push(s, m, SITE(), false);
 	if (serial())
 		serial_point(m, TE_LOCK);
 	return rc;
@@ -750,7 +822,7 @@ static int mutex_timed(pthread_mutex_t *m, clockid_t clock,
 	if (s) {
 		rc = real_mutex_trylock(m);
 		if (mutex_got(rc)) {
-			mutex_push(s, m, site);
+			mutex_push(s, m, site, false);
 			return rc;
 		}
 		(void)wait_begin(s, m, REG_MUTEX, REG_WAIT_TIMED | mutex_shared(m),
@@ -767,7 +839,7 @@ static int mutex_timed(pthread_mutex_t *m, clockid_t clock,
 	if (s) {
 		wait_end(s);
 		if (mutex_got(rc))
-			mutex_push(s, m, site);
+			mutex_push(s, m, site, false);
 	}
 	return rc;
 }
@@ -806,10 +878,19 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 
 EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
+	uint64_t site = SITE();
+	int rc;
+
 	resolve_all();
 	if (shim_registry)
 		registry_forget(shim_registry, slot(), (uint64_t)(uintptr_t)m);
-	return real_mutex_init(m, a);
+	rc = real_mutex_init(m, a);
+	if (rc == 0 && shim_order_tables() && !in_shim) {
+		in_shim++;
+		shim_order_made(m, site, false);
+		in_shim--;
+	}
+	return rc;
 }
 
 EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
@@ -820,6 +901,8 @@ EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 	rc = real_mutex_destroy(m);
 	if (rc == 0 && shim_registry)
 		registry_forget(shim_registry, slot(), (uint64_t)(uintptr_t)m);
+	if (rc == 0)
+		shim_order_gone(m);
 	return rc;
 }
 
@@ -1017,8 +1100,10 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 	}
 	if (waited)
 		wait_end(s);
-	if (rc == 0)
+	if (rc == 0) {
+		order_taken(s, l, REG_RWLOCK, write && !rwlock_shared(l), site);
 		held_push(s, l, REG_RWLOCK, hflags, site);
+	}
 	return rc;
 }
 
@@ -1105,6 +1190,7 @@ static void sem_fact(sem_t *sem, uint32_t flags)
 
 EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 {
+	uint64_t site = SITE();
 	int rc;
 
 	resolve_all();
@@ -1116,6 +1202,14 @@ EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 		/* counting, or shared with other processes: no owner here */
 		sem_fact(sem, (value != 1 ? FACT_COUNTING : 0) |
 			      (pshared ? FACT_SHARED : 0));
+		if (shim_order_tables() && !in_shim) {
+			in_shim++;
+			if (value == 1 && !pshared)
+				shim_order_made(sem, site, true);
+			else
+				shim_order_gone(sem);
+			in_shim--;
+		}
 		errno = err;
 	}
 	return rc;
@@ -1128,6 +1222,7 @@ EXPORT int sem_destroy(sem_t *sem)
 		int err = errno;
 
 		sem_forget(sem);
+		shim_order_gone(sem);
 		errno = err;
 	}
 	return real_sem_destroy(sem);
@@ -1175,16 +1270,41 @@ EXPORT int sem_close(sem_t *sem)
 	return real_sem_close(sem);
 }
 
+/*
+ * A try that got a Lock: CPython's acquire() tries first and then blocks,
+ * so whether this was a blocking acquisition is the Python call's to
+ * say (a with statement, or acquire() with no argument).  Off the path
+ * of programs not run with --lock-order.
+ */
+static __attribute__((noinline)) void sem_try_order(struct registry_slot *s,
+						    sem_t *sem, uint64_t site)
+{
+	uint64_t code = 0;
+	int64_t lasti = 0;
+	bool by_with = false, blocking;
+
+	in_shim++;
+	blocking = shim_python_site(&code, &lasti, &by_with) &&
+		   (by_with || shim_python_blocking_call(code, lasti));
+	in_shim--;
+	order_taken(s, sem, REG_SEMLOCK, blocking, site);
+}
+
 EXPORT int sem_trywait(sem_t *sem)
 {
 	struct registry_slot *s;
 	int rc, err;
 
 	resolve_all();
+	s = slot();
+	if (s)
+		order_taken(s, sem, REG_SEMLOCK, false, 0);	/* its holder's? */
 	rc = real_sem_trywait(sem);
-	if (!(s = slot()))
+	if (!s)
 		return rc;
 	if (rc == 0) {
+		if (__builtin_expect(shim_order, 0))
+			sem_try_order(s, sem, SITE());
 		held_push(s, sem, REG_SEMLOCK, 0, SITE());	/* errno untouched */
 		if (serial())
 			sched_point(TE_SEM);
@@ -1356,7 +1476,10 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 	uint32_t flags = 0;
 	int rc, err;
 
+	if (s)
+		order_taken(s, sem, REG_SEMLOCK, false, 0);	/* its holder's? */
 	if (s && real_sem_trywait(sem) == 0) {
+		order_taken(s, sem, REG_SEMLOCK, mode == 0, site);
 		held_push(s, sem, REG_SEMLOCK, 0, site);
 		if (serial())
 			sched_point(TE_SEM);
@@ -1390,8 +1513,10 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 		return rc;
 	err = errno;
 	wait_end(s);
-	if (rc == 0)
+	if (rc == 0) {
+		order_taken(s, sem, REG_SEMLOCK, mode == 0, site);
 		held_push(s, sem, REG_SEMLOCK, 0, site);
+	}
 	errno = err;
 	return rc;
 }
@@ -1431,6 +1556,7 @@ EXPORT int sem_post(sem_t *sem)
 		int err = errno;
 
 		if (registry_owner(shim_registry, addr, NULL, NULL)) {
+			shim_order_signal(sem);
 			(void)registry_fact_set(shim_registry, addr, FACT_SIGNAL);
 			registry_forget(shim_registry, NULL, addr);
 		}
@@ -1605,8 +1731,10 @@ EXPORT void pydeadlock_acquired(const void *obj)
 {
 	struct registry_slot *s = slot();
 
-	if (s)
+	if (s) {
+		order_taken(s, obj, REG_CUSTOM, true, SITE());
 		held_push(s, obj, REG_CUSTOM, HELD_OWNED, SITE());
+	}
 }
 
 EXPORT void pydeadlock_released(const void *obj)

@@ -33,6 +33,9 @@ bool shim_report_breakable(void);
 /* Tell pydeadlock run's supervisor that this process exists (at start
  * and in a fork child); nothing when not under run. */
 void shim_report_hello(void);
+/* pydeadlock run's supervisor, while it is still the one we were given;
+ * 0 when none. */
+pid_t shim_report_supervisor(void);
 /* Ask the supervisor to look at the program now (a cycle closed by the
  * holders of Locks, which only the whole program's view can prove). */
 void shim_report_nudge(void);
@@ -99,6 +102,51 @@ uint64_t shim_python_tstate(void);
 /* Where the GIL's state is, once Python runs; false before or without. */
 bool shim_python_gil(struct registry_gil *gil);
 
+/*
+ * Lock order (shim_order.c reads these): where the calling thread made a
+ * lock, the first frame outside threading.py (false: not in Python);
+ * code at lasti as "file:line in function" and "file:line" (safe reads:
+ * the code object may be gone); the calling thread's Python stack as
+ * lines, innermost first (how many); and whether the call at lasti
+ * blocks (a with statement, or acquire() with no argument).
+ */
+bool shim_python_maker(uint64_t *code, int64_t *lasti);
+bool shim_python_where(uint64_t code, int64_t lasti, char *where, size_t size,
+		       char *site, size_t site_size);
+int shim_python_stack_text(char *out, size_t size, int max);
+bool shim_python_blocking_call(uint64_t code, int64_t lasti);
+/* What the calling thread's Lock wait is for, when threading.py waits
+ * on one for it: 1 a Condition's notify, 2 a thread's end, 0 neither. */
+int shim_python_wait_kind(void);
+
+/* run --lock-order (shim_order.c) */
+extern bool shim_order;
+/* The lock classes and orders (lock-order or profile asked), or NULL. */
+struct lockorder *shim_order_tables(void);
+/* What class c is: "made at app.py:5 in f" (native sites named now). */
+void shim_order_class_name(uint32_t c, char *name, size_t size);
+/* Give run a record (lock-order loops, a profile): len bytes, its NUL
+ * included, in one write to run's memfd. */
+void shim_record_send(const char *buf, size_t len);
+/* From the environment run sets; nothing when not asked. */
+void shim_order_init(void);
+/* A lock was made at obj (pthread_mutex_init, or sem_init of a lock:
+ * python_lock); site: the native caller. */
+void shim_order_made(const void *obj, uint64_t site, bool python_lock);
+/* The lock at obj is destroyed. */
+void shim_order_gone(const void *obj);
+/*
+ * The thread of slot s, before recording it, took obj (kind REG_*):
+ * blocking unless by a try or with a timeout.  Adds the orders from what
+ * it holds; a Lock it already held is a signal from now on.
+ */
+void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
+		      bool blocking, uint64_t site);
+/* A Lock released by a thread that did not take it: a signal. */
+void shim_order_signal(const void *obj);
+/* Tell run what this process found (at its end, or before an exec). */
+void shim_order_flush(void);
+
 /* write(2) all of buf, whatever signals do */
 void shim_write_all(int fd, const char *buf, size_t len);
 /* Is obj part of CPython's GIL (its mutex, its conditions)? */
@@ -134,6 +182,41 @@ void shim_serial_stuck(int threads);
 		r_;							\
 	})
 
+/* run --profile (shim_profile.c): what each thread waited for */
+enum prof_state {
+	PROF_GIL, PROF_LOCK, PROF_COND, PROF_JOIN, PROF_IO, PROF_SLEEP,
+	PROF_STATES
+};
+extern bool shim_profile;
+void shim_profile_init(void);
+void shim_profile_after_fork(void);
+uint64_t shim_profile_now(void);
+/* The calling thread took the lock at addr. */
+void shim_profile_acquired(uint64_t addr);
+/* It begins to wait on addr (kind REG_*): who holds it, and where. */
+void shim_profile_wait_begins(uint64_t addr, uint32_t kind);
+/* Its wait of state st on addr, begun at since (ns), from site, ended. */
+void shim_profile_wait_ends(struct registry_slot *s, enum prof_state st,
+			    uint64_t addr, uint64_t since, uint64_t site);
+/* An I/O call or a sleep begun at start (ns) returned. */
+void shim_profile_span(enum prof_state st, uint64_t start);
+/* The calling thread ends: its CPU time. */
+void shim_profile_thread_ends(void);
+/* Give run this process's profile (at its end). */
+void shim_profile_flush(void);
+
+/* A call timed for --profile as state st: an I/O call or a sleep. */
+#define PROFILED(st, call)						\
+	(__builtin_expect(shim_profile, 0) ?				\
+	 ({								\
+		uint64_t t0_ = shim_profile_now();			\
+		__typeof__(call) r_ = (call);				\
+		int e_ = errno;						\
+		shim_profile_span(st, t0_);				\
+		errno = e_;						\
+		r_;							\
+	 }) : (call))
+
 /* Messages said once per process (bits of registry->said) */
 enum shim_note {
 	NOTE_FULL,		/* more threads than the registry holds */
@@ -142,6 +225,7 @@ enum shim_note {
 	NOTE_NO_REPORT,		/* the full report could not be written */
 	NOTE_STATIC_VICTIM,	/* a static interpreter's thread cannot raise */
 	NOTE_ENV,		/* the environment or spawning degrades */
+	NOTE_ORDER,		/* the lock-order tables are full */
 	NOTE_COUNT
 };
 

@@ -39,7 +39,7 @@
 #define KEY_OWN (3ull << 62)		/* the interpreter's own locks */
 
 bool shim_order;
-static struct lockorder *lo;
+static struct lockorder *lo;	/* with --lock-order or --profile */
 static bool at_once;		/* --on-deadlock=abort given: end at once */
 static int report_fd = -1;	/* run's memfd, in the supervisor */
 static char *suppressions;	/* the file's text, or NULL */
@@ -70,7 +70,8 @@ static void suppressions_load(const char *path)
 
 void shim_order_init(void)
 {
-	const char *fd = shim_env_get("PYDEADLOCK_LOCK_ORDER");
+	const char *fd = shim_env_get("PYDEADLOCK_RECORDS");
+	const char *order = shim_env_get("PYDEADLOCK_LOCK_ORDER");
 	const char *how = shim_env_get("PYDEADLOCK_LOCK_ORDER_NOW");
 	const char *sup = shim_env_get("PYDEADLOCK_SUPPRESSIONS");
 
@@ -78,10 +79,17 @@ void shim_order_init(void)
 	if (!fd || !(lo = lockorder_create()))
 		return;
 	report_fd = atoi(fd);
+	if (!order)
+		return;		/* the classes only, for --profile */
 	at_once = how && !strcmp(how, "1");
 	if (sup && *sup)
 		suppressions_load(sup);
 	shim_order = true;
+}
+
+struct lockorder *shim_order_tables(void)
+{
+	return lo;
 }
 
 static void said_full(void)
@@ -149,7 +157,7 @@ static bool instance_of(uint64_t addr, uint32_t *id, uint32_t *cls)
 
 void shim_order_made(const void *obj, uint64_t site, bool python_lock)
 {
-	if (!shim_order)
+	if (!lo)
 		return;
 	(void)lockorder_instance_new(lo, (uint64_t)(uintptr_t)obj,
 				     class_here(site, python_lock));
@@ -157,7 +165,7 @@ void shim_order_made(const void *obj, uint64_t site, bool python_lock)
 
 void shim_order_gone(const void *obj)
 {
-	if (shim_order)
+	if (lo)
 		lockorder_instance_end(lo, (uint64_t)(uintptr_t)obj);
 }
 
@@ -331,6 +339,16 @@ static void native_where(uint64_t pc, char *out, size_t size, char *site,
 	}
 }
 
+static void class_text(const struct lockorder *l, uint32_t c, char *name,
+		       size_t size, char *site, size_t site_size);
+
+void shim_order_class_name(uint32_t c, char *name, size_t size)
+{
+	char site[ORDER_TEXT];
+
+	class_text(lo, c, name, size, site, sizeof(site));
+}
+
 /* A class's description and site (native ones named now). */
 static void class_text(const struct lockorder *l, uint32_t c, char *name,
 		       size_t size, char *site, size_t site_size)
@@ -367,7 +385,7 @@ static uint64_t text_hash(uint64_t h, const char *s)
 	return h;
 }
 
-static void send_record(const struct record *r)
+void shim_record_send(const char *buf, size_t len)
 {
 	char path[64];
 	pid_t sup = shim_report_supervisor();
@@ -379,7 +397,7 @@ static void send_record(const struct record *r)
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	(void)syscall(SYS_write, fd, r->buf, r->len + 1);	/* with its NUL */
+	(void)syscall(SYS_write, fd, buf, len);
 	close(fd);
 }
 
@@ -493,11 +511,13 @@ static void loop_found(const struct lockorder *l, bool same,
 		put(&r, " %s", site_list[i]);
 	put(&r, "\n");
 	r.buf[r.len] = '\0';
-	send_record(&r);
+	shim_record_send(r.buf, r.len + 1);	/* with its NUL */
 	munmap(r.buf, r.size);
 	if (at_once && atomic_exchange(&flushed_by, getpid()) != getpid()) {
 		pid_t sup = shim_report_supervisor();
 		union sigval v = { .sival_int = getpid() };
+
+		shim_profile_flush();
 
 		if (sup)
 			(void)sigqueue(sup, supervisor_signal(SUPERVISOR_ORDER), v);
@@ -520,6 +540,7 @@ void shim_order_flush(void)
 EXPORT void _exit(int status)
 {
 	shim_order_flush();
+	shim_profile_flush();
 	if (real_exit)
 		real_exit(status);
 	syscall(SYS_exit_group, status);

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tracer/python/py_layout.h"
+#include "tracer/python/py_private.h"
 #include "tracer/shim/shim.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
@@ -261,6 +264,218 @@ uint64_t shim_python_tstate(void)
 	if (!python_ready())
 		return 0;
 	return (uint64_t)(uintptr_t)tstate_get();
+}
+
+/* ---- lock order: where locks are made and taken, as text ---- */
+
+#define ORDER_FRAMES_SKIPPED 16	/* threading.py frames over a lock's maker */
+#define ORDER_TABLE_MAX 65536	/* line table bytes read */
+
+/*
+ * Read n bytes at addr of this process, or fail where nothing is mapped:
+ * a code object remembered earlier may have been freed since.
+ */
+static bool safe_read(uint64_t addr, void *buf, size_t n)
+{
+	struct iovec local = { buf, n }, remote = { (void *)(uintptr_t)addr, n };
+
+	return addr && syscall(SYS_process_vm_readv, getpid(), &local, 1,
+			       &remote, 1, 0) == (ssize_t)n;
+}
+
+static uint64_t safe_word(uint64_t addr)
+{
+	uint64_t v = 0;
+
+	return safe_read(addr, &v, sizeof(v)) ? v : 0;
+}
+
+/* A compact ASCII str into out ("?" otherwise). */
+static void safe_str(uint64_t str, char *out, size_t size)
+{
+	uint64_t len = safe_word(str + layout->unicode_length);
+	uint8_t bits = 0;
+
+	snprintf(out, size, "?");
+	if (!len || !safe_read(str + layout->unicode_state, &bits, 1) ||
+	    !((bits >> 5) & 1) || !((bits >> 6) & 1))
+		return;
+	if (len > size - 1)
+		len = size - 1;
+	if (safe_read(str + layout->unicode_ascii_size, out, len))
+		out[len] = '\0';
+	else
+		snprintf(out, size, "?");
+}
+
+/* The line of lasti in code (safe reads), or 0. */
+static int safe_line(uint64_t code, int64_t lasti)
+{
+	int32_t first = 0;
+	uint64_t table = safe_word(code + layout->code_linetable), len;
+	uint8_t *bytes;
+	int line = 0;
+
+	if (!safe_read(code + layout->code_firstlineno, &first, sizeof(first)))
+		return 0;
+	if (lasti < 0 || !table)
+		return first > 0 ? first : 0;
+	len = safe_word(table + layout->bytes_size);
+	if (!len)	/* 3.9: a code object all on its first line */
+		return first > 0 ? first : 0;
+	if (len > ORDER_TABLE_MAX)
+		return 0;
+	bytes = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bytes == MAP_FAILED)
+		return 0;
+	if (safe_read(table + layout->bytes_data, bytes, len)) {
+		switch (layout->lines_kind) {
+		case PY_LINES_LNOTAB:
+			line = py_lines_lnotab(bytes, len, first, lasti);
+			break;
+		case PY_LINES_LINETABLE:
+			line = py_lines_linetable(bytes, len, first, lasti);
+			break;
+		case PY_LINES_LOCATIONS:
+			line = py_lines_locations(bytes, len, first, lasti);
+			break;
+		}
+	}
+	munmap(bytes, len);
+	return line;
+}
+
+bool shim_python_where(uint64_t code, int64_t lasti, char *where, size_t size,
+		       char *site, size_t site_size)
+{
+	char file[256], name[128];
+	int line;
+
+	if (!python_ready() || !code)
+		return false;
+	safe_str(safe_word(code + layout->code_filename), file, sizeof(file));
+	safe_str(safe_word(code + layout->code_name), name, sizeof(name));
+	line = safe_line(code, lasti);
+	snprintf(where, size, "%s:%d in %s", file, line, name);
+	if (site)
+		snprintf(site, site_size, "%s:%d", file, line);
+	return strcmp(file, "?") != 0;
+}
+
+/* Does the str end with suffix (a compact ASCII str)? */
+static bool str_ends(uint64_t str, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	uint64_t len;
+	uint8_t bits;
+
+	if (!str || (len = word_at(str, layout->unicode_length)) < n)
+		return false;
+	bits = byte_at(str + layout->unicode_state);
+	if (!((bits >> 5) & 1) || !((bits >> 6) & 1))
+		return false;
+	return !memcmp((const void *)(uintptr_t)(str + layout->unicode_ascii_size +
+						 len - n),
+		       suffix, n);
+}
+
+bool shim_python_maker(uint64_t *code, int64_t *lasti)
+{
+	uint64_t tstate, frame;
+
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
+		return false;
+	frame = current_frame(tstate);
+	for (int hops = 0; frame && hops < ORDER_FRAMES_SKIPPED; hops++) {
+		uint64_t c = word_at(frame, layout->frame_code);
+
+		if (c && !(layout->frame_interp &&
+			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK)) {
+			/* threading's factories make the locks of Condition,
+			 * Event, Semaphore...: the class is their caller's */
+			if (!str_ends(word_at(c, layout->code_filename), "/threading.py")) {
+				*code = c;
+				*lasti = frame_lasti(frame, c);
+				return true;
+			}
+		}
+		frame = word_at(frame, layout->frame_back);
+	}
+	return false;
+}
+
+int shim_python_stack_text(char *out, size_t size, int max)
+{
+	uint64_t tstate, frame;
+	size_t used = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
+		return 0;
+	frame = current_frame(tstate);
+	for (int hops = 0; frame && n < max && hops < 4 * max; hops++) {
+		uint64_t c = word_at(frame, layout->frame_code);
+		char where[512];
+
+		if (c && !(layout->frame_interp &&
+			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK) &&
+		    shim_python_where(c, frame_lasti(frame, c), where, sizeof(where),
+				      NULL, 0)) {
+			int k = snprintf(out + used, size - used, "%s%s",
+					 n ? "\n" : "", where);
+
+			if (k < 0 || (size_t)k >= size - used)
+				break;
+			used += (size_t)k;
+			n++;
+		}
+		frame = word_at(frame, layout->frame_back);
+	}
+	return n;
+}
+
+int shim_python_wait_kind(void)
+{
+	uint64_t tstate, frame, code, name;
+	char fn[32];
+
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()) ||
+	    !(frame = current_frame(tstate)) ||
+	    !(code = word_at(frame, layout->frame_code)) ||
+	    !str_ends(word_at(code, layout->code_filename), "/threading.py"))
+		return 0;
+	name = word_at(code, layout->code_name);
+	safe_str(name, fn, sizeof(fn));
+	if (!strcmp(fn, "wait") || !strcmp(fn, "wait_for"))
+		return 1;	/* Condition.wait: its waiter lock */
+	if (!strcmp(fn, "_wait_for_tstate_lock") || !strcmp(fn, "join"))
+		return 2;	/* Thread.join */
+	return 0;
+}
+
+bool shim_python_blocking_call(uint64_t code, int64_t lasti)
+{
+	int op = frame_opcode(code, lasti);
+	int64_t at = lasti;
+
+	if (op < 0)
+		return false;
+	if (op == layout->op_with)
+		return true;
+	/* the call's argument count: acquire() with none blocks; with
+	 * blocking=False or a timeout it may not, and adds no order */
+	if (layout->lasti_kind == PY_LASTI_PTR)
+		return byte_at(code + layout->code_adaptive + at + 1) == 0;
+	{
+		uint64_t bytes = word_at(code, layout->code_code);
+
+		for (int k = 0; bytes && k <= PY_EXTENDED_ARG_MAX; k++, at += 2)
+			if (byte_at(bytes + layout->bytes_data + at) != PY_EXTENDED_ARG_310)
+				return byte_at(bytes + layout->bytes_data + at + 1) == 0;
+	}
+	return false;
 }
 
 /* sizeof(struct _gil_runtime_state), and where its cond and mutexes end */

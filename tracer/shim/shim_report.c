@@ -122,6 +122,11 @@ void shim_report_init(void)
 				    sizeof(yama)) > 0 && atoi(yama) >= 1;
 }
 
+pid_t shim_report_supervisor(void)
+{
+	return supervisor_alive() ? supervisor : 0;
+}
+
 void shim_report_hello(void)
 {
 	union sigval v = { .sival_int = getpid() };
