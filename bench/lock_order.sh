@@ -3,8 +3,8 @@
 # RUNS runs,
 # interleaved so that machine noise hits every variant alike:
 #  1. Python: bench/lock_loop.py (4 threads, `with lock: n += 1`: nothing
-#     held, no order to add) and bench/lock_nest.py (4 threads, `with
-#     outer: with inner: n += 1`: an order at every inner acquisition),
+#     held, no order to add), and nested (`with outer: with inner: n +=
+#     1`: an order at every inner acquisition),
 #     plain, under run, run --lock-order and run --profile; beside them, helgrind
 #     twice at 1/VG_DIV of the count;
 #  2. C: bench/lock_nest.c (4 threads, outer then inner mutex), plain,
@@ -49,12 +49,12 @@ for py in $pythons; do
 	[ -x "$py" ] || { echo "  $py: not found, skipped"; continue; }
 	echo "  $("$py" -c 'import sys; print("Python", sys.version.split()[0])') ($py)"
 	rm -f "$out"/p_* "$out"/vg_*
-	for prog in lock_loop lock_nest; do
+	for prog in flat nest; do
 		for i in $(seq 1 "$runs"); do
-			one "p_${prog}_plain" "$py" "$top/bench/$prog.py" "$count"
-			one "p_${prog}_run" "$pd" run -- "$py" "$top/bench/$prog.py" "$count"
-			one "p_${prog}_order" "$pd" run --lock-order -- "$py" "$top/bench/$prog.py" "$count"
-			one "p_${prog}_prof" "$pd" run --profile -- "$py" "$top/bench/$prog.py" "$count"
+			one "p_${prog}_plain" "$py" "$top/bench/lock_loop.py" "$count" 4 "$prog"
+			one "p_${prog}_run" "$pd" run -- "$py" "$top/bench/lock_loop.py" "$count" 4 "$prog"
+			one "p_${prog}_order" "$pd" run --lock-order -- "$py" "$top/bench/lock_loop.py" "$count" 4 "$prog"
+			one "p_${prog}_prof" "$pd" run --profile -- "$py" "$top/bench/lock_loop.py" "$count" 4 "$prog"
 		done
 		r=$(ratio "p_${prog}_order" "p_${prog}_plain")
 		rp=$(ratio "p_${prog}_prof" "p_${prog}_plain")
@@ -68,10 +68,10 @@ for py in $pythons; do
 	if [ "$have_vg" = 1 ]; then
 		vc=$((count / vg_div))
 		for i in 1 2; do
-			one vg_plain "$py" "$top/bench/lock_nest.py" "$vc"
-			one vg_hg valgrind --tool=helgrind -q "$py" "$top/bench/lock_nest.py" "$vc"
+			one vg_plain "$py" "$top/bench/lock_loop.py" "$vc" 4 nest
+			one vg_hg valgrind --tool=helgrind -q "$py" "$top/bench/lock_loop.py" "$vc" 4 nest
 		done
-		echo "    lock_nest at $vc a thread: helgrind $(ms vg_hg) ms against $(ms vg_plain) ms plain ($(ratio vg_hg vg_plain) of plain)"
+		echo "    nest at $vc a thread: helgrind $(ms vg_hg) ms against $(ms vg_plain) ms plain ($(ratio vg_hg vg_plain) of plain)"
 	fi
 done
 

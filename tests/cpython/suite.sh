@@ -18,6 +18,8 @@
 # interpreter does not have); exit status 0 when nothing failed, 1 when
 # something did, 77 when nothing could run, 2 for usage errors.
 set -u
+# RUN_ARGS: options given to run (--lock-order, --profile), none by default
+RUN_ARGS=${RUN_ARGS:-}
 
 here=$(cd "$(dirname "$0")" && pwd)
 quick=no
@@ -162,7 +164,7 @@ recheck() {
 	one "$4/recheck-plain" 900 "$1" -m test $rargs &
 	q1=$!
 	# shellcheck disable=SC2086
-	one "$4/recheck-run" 900 "$PYDEADLOCK" run -- "$1" -m test $rargs &
+	one "$4/recheck-run" 900 "$PYDEADLOCK" run $RUN_ARGS -- "$1" -m test $rargs &
 	q2=$!
 	wait "$q1" "$q2"
 	echo "   recheck of the differing cases:"
@@ -208,11 +210,11 @@ for py in $PYTHONS; do
 		one "$d/plain" "$limit" "$py" -m test $args &
 		p1=$!
 		# shellcheck disable=SC2086
-		one "$d/run" "$limit" "$PYDEADLOCK" run -- "$py" -m test $args &
+		one "$d/run" "$limit" "$PYDEADLOCK" run $RUN_ARGS -- "$py" -m test $args &
 		p2=$!
 		wait "$p1" "$p2"
 		echo "== $label $mod: plain $(fmt_s "$(cat "$d/plain/seconds")") rc $(cat "$d/plain/rc"), run $(fmt_s "$(cat "$d/run/seconds")") rc $(cat "$d/run/rc")"
-		echo "   (cd DIR && $PYDEADLOCK run -- $py -m test $args)"
+		echo "   (cd DIR && $PYDEADLOCK run $RUN_ARGS -- $py -m test $args)"
 		"$CHECKER" "$here/compare.py" "$d/plain" "$d/run" "$d/result"
 		recheck "$py" "$mod" "$ftimeout" "$d"
 		printf '%s\t%s\t%s\n' "$label" "$mod" "$(cat "$d/result.row")" >> "$out/table"

@@ -13,7 +13,6 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "runtime/lockorder.h"
 #include "tracer/shim/shim.h"
 #include "tracer/shim/shim_env.h"
+#include "tracer/shim/shim_text.h"
 
 #define ORDER_STACK 8		/* Python frames kept of a taking stack */
 #define ORDER_TEXT 4096		/* one site's or stack's text */
@@ -272,45 +272,6 @@ void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
 
 /* ---- the record for run: a key, the JSON, the text ---- */
 
-struct record {
-	char *buf;
-	size_t len, size;
-};
-
-static void put(struct record *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void put(struct record *r, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (r->len >= r->size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(r->buf + r->len, r->size - r->len, fmt, ap);
-	va_end(ap);
-	r->len += n > 0 ? (size_t)n : 0;
-	if (r->len >= r->size)
-		r->len = r->size - 1;
-}
-
-static void put_json_str(struct record *r, const char *s)
-{
-	put(r, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			put(r, "\\%c", c);
-		else if (c < 0x20)
-			put(r, "\\u%04x", c);
-		else
-			put(r, "%c", c);
-	}
-	put(r, "\"");
-}
-
 /* A native pc as "function+0x1a (module)", and what suppressions name. */
 static void native_where(uint64_t pc, char *out, size_t size, char *site,
 			 size_t site_size)
@@ -408,7 +369,7 @@ static void loop_found(const struct lockorder *l, bool same,
 	char names[LO_MAX_LOOP][ORDER_TEXT], sites[LO_MAX_LOOP][ORDER_TEXT];
 	const char *site_list[LO_MAX_LOOP];
 	char comm[17] = "";
-	struct record r = { 0 };
+	struct shim_text r = { 0 };
 	uint64_t key = 0xcbf29ce484222325ull;
 	int n_sites = 0;
 
@@ -433,22 +394,22 @@ static void loop_found(const struct lockorder *l, bool same,
 	if (r.buf == MAP_FAILED)
 		return;
 	prctl(PR_GET_NAME, comm);
-	put(&r, "K%016llx\nJ{\"kind\": \"lock-order\", \"certain\": false, \"pid\": %d, \"locks\": [",
+	shim_text_put(&r, "K%016llx\nJ{\"kind\": \"lock-order\", \"certain\": false, \"pid\": %d, \"locks\": [",
 	    (unsigned long long)key, (int)getpid());
 	for (int i = 0; i < n; i++) {
-		put(&r, "%s{\"name\": \"%c\", \"class\": ", i ? ", " : "", 'A' + i);
-		put_json_str(&r, names[i]);
-		put(&r, ", \"site\": ");
-		put_json_str(&r, sites[i]);
-		put(&r, "}");
+		shim_text_put(&r, "%s{\"name\": \"%c\", \"class\": ", i ? ", " : "", 'A' + i);
+		shim_text_json(&r, names[i]);
+		shim_text_put(&r, ", \"site\": ");
+		shim_text_json(&r, sites[i]);
+		shim_text_put(&r, "}");
 	}
-	put(&r, "], \"orders\": [");
+	shim_text_put(&r, "], \"orders\": [");
 	for (int i = 0; i < n; i++) {
 		const struct lo_edge *e = loop[i];
 		char where[ORDER_TEXT], ignored[ORDER_TEXT];
 		const char *p = lockorder_str(l, e->taken_at);
 
-		put(&r, "%s{\"tid\": %d, \"holds\": \"%c\", \"takes\": \"%c\", \"held_at\": ",
+		shim_text_put(&r, "%s{\"tid\": %d, \"holds\": \"%c\", \"takes\": \"%c\", \"held_at\": ",
 		    i ? ", " : "", e->tid, letter(loop, n, e->from),
 		    letter(loop, n, e->to));
 		if (e->held_at)
@@ -456,30 +417,30 @@ static void loop_found(const struct lockorder *l, bool same,
 		else
 			native_where(e->held_pc, where, sizeof(where), ignored,
 				     sizeof(ignored));
-		put_json_str(&r, where);
-		put(&r, ", \"stack\": [");
+		shim_text_json(&r, where);
+		shim_text_put(&r, ", \"stack\": [");
 		if (!*p) {
 			native_where(e->taken_pc, where, sizeof(where), ignored,
 				     sizeof(ignored));
-			put_json_str(&r, where);
+			shim_text_json(&r, where);
 		}
 		for (bool first = true; *p; first = false) {
 			const char *nl = strchr(p, '\n');
 			size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
 			snprintf(where, sizeof(where), "%.*s", (int)len, p);
-			put(&r, "%s", first ? "" : ", ");
-			put_json_str(&r, where);
+			shim_text_put(&r, "%s", first ? "" : ", ");
+			shim_text_json(&r, where);
 			p += len + (nl != NULL);
 		}
-		put(&r, "]}");
+		shim_text_put(&r, "]}");
 	}
-	put(&r, "]}\n");
+	shim_text_put(&r, "]}\n");
 	/* the text */
-	put(&r, "pydeadlock: potential deadlock in process %d (%s): %d locks taken in orders that form a loop%s\n",
+	shim_text_put(&r, "pydeadlock: potential deadlock in process %d (%s): %d locks taken in orders that form a loop%s\n",
 	    (int)getpid(), comm, n, same ? " (locks of one class)" : "");
 	for (int i = 0; i < n; i++)
-		put(&r, "  lock %c: %s%s\n", 'A' + i, same ? "one of the locks " : "",
+		shim_text_put(&r, "  lock %c: %s%s\n", 'A' + i, same ? "one of the locks " : "",
 		    names[i]);
 	for (int i = 0; i < n; i++) {
 		const struct lo_edge *e = loop[i];
@@ -491,25 +452,25 @@ static void loop_found(const struct lockorder *l, bool same,
 		else
 			native_where(e->held_pc, where, sizeof(where), ignored,
 				     sizeof(ignored));
-		put(&r, "  thread %d held %c (taken at %s) when it took %c at:\n",
+		shim_text_put(&r, "  thread %d held %c (taken at %s) when it took %c at:\n",
 		    e->tid, letter(loop, n, e->from), where, letter(loop, n, e->to));
 		if (!*p) {
 			native_where(e->taken_pc, where, sizeof(where), ignored,
 				     sizeof(ignored));
-			put(&r, "      %s\n", where);
+			shim_text_put(&r, "      %s\n", where);
 		}
 		while (*p) {
 			const char *nl = strchr(p, '\n');
 			size_t len = nl ? (size_t)(nl - p) : strlen(p);
 
-			put(&r, "      %.*s\n", (int)len, p);
+			shim_text_put(&r, "      %.*s\n", (int)len, p);
 			p += len + (nl != NULL);
 		}
 	}
-	put(&r, "  accepted? a suppressions file line silences it: lock-order");
+	shim_text_put(&r, "  accepted? a suppressions file line silences it: lock-order");
 	for (int i = 0; i < n_sites; i++)
-		put(&r, " %s", site_list[i]);
-	put(&r, "\n");
+		shim_text_put(&r, " %s", site_list[i]);
+	shim_text_put(&r, "\n");
 	r.buf[r.len] = '\0';
 	shim_record_send(r.buf, r.len + 1);	/* with its NUL */
 	munmap(r.buf, r.size);

@@ -13,7 +13,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "runtime/lockorder.h"
 #include "tracer/shim/shim.h"
 #include "tracer/shim/shim_env.h"
+#include "tracer/shim/shim_text.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -82,8 +82,12 @@ struct profile {
 bool shim_profile;
 static struct profile *prof;
 static TLS struct prof_thread *my_prof;
-static TLS uint64_t holder_key;		/* the holder's site of this wait */
-static TLS char holder_text[200];
+/* A line: a code object and offset (Python), else a native pc; here,
+ * where the holder of this thread's wait took what it waits for. */
+static TLS struct where {
+	uint64_t code, pc;
+	int64_t lasti;
+} holder;
 
 static const char *const state_names[PROF_STATES] = {
 	[PROF_GIL] = "gil", [PROF_LOCK] = "lock", [PROF_COND] = "condition",
@@ -210,9 +214,18 @@ void shim_profile_span(enum prof_state st, uint64_t start)
 		account(t, st, start, shim_profile_now());
 }
 
-/* The site table's entry for key, filled with text by its first user. */
+static uint64_t where_key(const struct where *w)
+{
+	return w->code ? w->code * 31 + (uint64_t)w->lasti : w->pc | 1ull << 63;
+}
+
+/*
+ * The site table's entry for w, its text written by its first user
+ * only: decoding a line reads the code object, a few system calls,
+ * paid once per line, not once per wait.
+ */
 static struct prof_site *site_of(struct prof_site *table, uint64_t key,
-				 const char *text, enum prof_state st)
+				 const struct where *w, enum prof_state st)
 {
 	uint32_t h = (uint32_t)((key ^ (key >> 31)) * 0x9e3779b1u);
 
@@ -221,7 +234,10 @@ static struct prof_site *site_of(struct prof_site *table, uint64_t key,
 		uint64_t k = atomic_load(&e->key);
 
 		if (!k && atomic_compare_exchange_strong(&e->key, &k, key)) {
-			snprintf(e->text, sizeof(e->text), "%s", text);
+			if (!w->code || !shim_python_where(w->code, w->lasti, e->text,
+							   sizeof(e->text), NULL, 0))
+				snprintf(e->text, sizeof(e->text), "%#llx",
+					 (unsigned long long)w->pc);
 			e->state_kind = st;
 			atomic_store(&e->state, 2);
 			return e;
@@ -242,46 +258,25 @@ static void site_add(struct prof_site *e, uint64_t ns)
 		;
 }
 
-/* Where the calling thread waits: the first line outside threading.py
- * ("file:line in function"), or its native site; and a key for it. */
-static uint64_t wait_text(uint64_t pc, char *text, size_t size)
-{
-	uint64_t code = 0;
-	int64_t lasti = 0;
-
-	if (shim_python_maker(&code, &lasti) &&
-	    shim_python_where(code, lasti, text, size, NULL, 0))
-		return code * 31 + (uint64_t)lasti;
-	snprintf(text, size, "%#llx", (unsigned long long)pc);
-	return pc | 1ull << 63;
-}
-
 void shim_profile_wait_begins(uint64_t addr, uint32_t kind)
 {
 	const struct registry_held *h = NULL;
 
-	holder_key = 0;
+	holder = (struct where){ 0 };
 	if (kind != REG_MUTEX && kind != REG_SEMLOCK && kind != REG_RWLOCK &&
 	    kind != REG_CUSTOM)
 		return;
 	if (!registry_owner(shim_registry, addr, NULL, &h) || !h)
 		return;
-	if (h->py_code && shim_python_where(h->py_code, h->py_lasti, holder_text,
-					    sizeof(holder_text), NULL, 0)) {
-		holder_key = h->py_code * 31 + (uint64_t)h->py_lasti;
-	} else {
-		snprintf(holder_text, sizeof(holder_text), "%#llx",
-			 (unsigned long long)h->site);
-		holder_key = h->site | 1ull << 63;
-	}
+	holder = (struct where){ h->py_code, h->site, h->py_lasti };
 }
 
 void shim_profile_wait_ends(struct registry_slot *s, enum prof_state st,
 			    uint64_t addr, uint64_t since, uint64_t site)
 {
 	struct prof_thread *t = me();
-	uint64_t now = shim_profile_now(), ns = now - since, key;
-	char text[200];
+	uint64_t now = shim_profile_now(), ns = now - since;
+	struct where w = { .pc = site };
 	struct prof_site *e;
 	uint32_t id, cls;
 
@@ -291,13 +286,15 @@ void shim_profile_wait_ends(struct registry_slot *s, enum prof_state st,
 	account(t, st, since, now);
 	if (st != PROF_LOCK && st != PROF_COND && st != PROF_JOIN)
 		return;
-	key = wait_text(site, text, sizeof(text));
-	if ((e = site_of(prof->waited, key * 8 + st, text, st)))
+	/* the line that waited: the first outside threading.py */
+	if (!shim_python_maker(&w.code, &w.lasti))
+		w.code = 0;
+	if ((e = site_of(prof->waited, where_key(&w) * 8 + st, &w, st)))
 		site_add(e, ns);
-	if (st == PROF_LOCK && holder_key &&
-	    (e = site_of(prof->held, holder_key, holder_text, st)))
+	if (st == PROF_LOCK && (holder.code || holder.pc) &&
+	    (e = site_of(prof->held, where_key(&holder), &holder, st)))
 		site_add(e, ns);
-	holder_key = 0;
+	holder = (struct where){ 0 };
 	if (st == PROF_LOCK && lockorder_instance(shim_order_tables(), addr, &id, &cls)) {
 		struct prof_class *c = &prof->classes[cls];
 		uint64_t m = atomic_load(&c->max);
@@ -334,49 +331,11 @@ void shim_profile_thread_ends(void)
 
 /* ---- the record for run ---- */
 
-struct out {
-	char *buf;
-	size_t len, size;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->len + 1 >= o->size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-	va_end(ap);
-	o->len += n > 0 ? (size_t)n : 0;
-	if (o->len >= o->size)
-		o->len = o->size - 1;
-}
-
-static void put_json_str(struct out *o, const char *s)
-{
-	put(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
-	}
-	put(o, "\"");
-}
-
-static void put_xml_str(struct out *o, const char *s)
+/* s escaped for XML text */
+static void put_xml_str(struct shim_text *o, const char *s)
 {
 	for (; *s; s++)
-		put(o, "%s", *s == '<' ? "&lt;" : *s == '>' ? "&gt;" :
+		shim_text_put(o, "%s", *s == '<' ? "&lt;" : *s == '>' ? "&gt;" :
 			     *s == '&' ? "&amp;" : *s == '"' ? "&quot;" :
 			     (char[]){ *s, 0 });
 }
@@ -428,7 +387,7 @@ static int next_largest(const uint64_t *v, bool *taken, int n)
 	return best;
 }
 
-static void sites_out(struct out *text, struct out *json, const char *title,
+static void sites_out(struct shim_text *text, struct shim_text *json, const char *title,
 		      const char *key, const struct prof_site *table)
 {
 	static uint64_t ns[PROF_SITES];
@@ -439,31 +398,31 @@ static void sites_out(struct out *text, struct out *json, const char *title,
 		ns[i] = atomic_load(&table[i].state) == 2 ? atomic_load(&table[i].ns) : 0;
 		taken[i] = false;
 	}
-	put(json, ", \"%s\": [", key);
-	put(text, "  %-52s %9s %11s %10s %10s\n", title, "waits", "total ms",
+	shim_text_put(json, ", \"%s\": [", key);
+	shim_text_put(text, "  %-52s %9s %11s %10s %10s\n", title, "waits", "total ms",
 	    "mean ms", "max ms");
 	while ((i = next_largest(ns, taken, PROF_SITES)) >= 0 && shown < 50) {
 		const struct prof_site *e = &table[i];
 		uint64_t w = atomic_load(&e->waits);
 
 		if (shown < PROF_SHOWN)
-			put(text, "    %-50s %9llu %11.1f %10.3f %10.1f  %s\n",
+			shim_text_put(text, "    %-50s %9llu %11.1f %10.3f %10.1f  %s\n",
 			    tail(e->text, 50), (unsigned long long)w, ms(ns[i]),
 			    ms(ns[i]) / (double)(w ? w : 1), ms(atomic_load(&e->max)),
 			    state_names[e->state_kind]);
-		put(json, "%s{\"site\": ", shown ? ", " : "");
-		put_json_str(json, e->text);
-		put(json, ", \"kind\": \"%s\", \"waits\": %llu, \"wait_ns\": %llu, \"max_ns\": %llu}",
+		shim_text_put(json, "%s{\"site\": ", shown ? ", " : "");
+		shim_text_json(json, e->text);
+		shim_text_put(json, ", \"kind\": \"%s\", \"waits\": %llu, \"wait_ns\": %llu, \"max_ns\": %llu}",
 		    state_names[e->state_kind], (unsigned long long)w,
 		    (unsigned long long)ns[i], (unsigned long long)atomic_load(&e->max));
 		shown++;
 	}
 	if (!shown)
-		put(text, "    (none)\n");
-	put(json, "]");
+		shim_text_put(text, "    (none)\n");
+	shim_text_put(json, "]");
 }
 
-static void svg_out(struct out *svg, uint64_t start, uint64_t end, int rows)
+static void svg_out(struct shim_text *svg, uint64_t start, uint64_t end, int rows)
 {
 	double scale = (double)(PROF_SVG_WIDTH - 220) / (double)(end - start ? end - start : 1);
 	uint32_t n = atomic_load(&prof->n_threads);
@@ -471,24 +430,24 @@ static void svg_out(struct out *svg, uint64_t start, uint64_t end, int rows)
 	char comm[17] = "";
 
 	prctl(PR_GET_NAME, comm);
-	put(svg, "<text x=\"4\" y=\"14\" font-weight=\"bold\">process %d (", (int)getpid());
+	shim_text_put(svg, "<text x=\"4\" y=\"14\" font-weight=\"bold\">process %d (", (int)getpid());
 	put_xml_str(svg, comm);
-	put(svg, "), %.1f ms</text>\n", ms(end - start));
+	shim_text_put(svg, "), %.1f ms</text>\n", ms(end - start));
 	for (uint32_t i = 0; i < n && i < PROF_THREADS && row < rows; i++, row++) {
 		const struct prof_thread *t = &prof->threads[i];
 		double y = 22 + row * PROF_SVG_ROW;
 		uint64_t b = t->born > start ? t->born : start;
 		uint64_t d = t->died ? t->died : end;
 
-		put(svg, "<text x=\"4\" y=\"%.0f\">%d ", y + 12, t->tid);
+		shim_text_put(svg, "<text x=\"4\" y=\"%.0f\">%d ", y + 12, t->tid);
 		put_xml_str(svg, t->name);
-		put(svg, "</text>\n<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"#8fd18f\"><title>not waiting</title></rect>\n",
+		shim_text_put(svg, "</text>\n<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"#8fd18f\"><title>not waiting</title></rect>\n",
 		    210 + (double)(b - start) * scale, y,
 		    (double)(d > b ? d - b : 0) * scale, PROF_SVG_ROW - 4);
 		for (uint32_t k = 0; k < t->n_spans; k++) {
 			const struct span *sp = &t->spans[k];
 
-			put(svg, "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" fill=\"%s\"><title>%s %.3f ms</title></rect>\n",
+			shim_text_put(svg, "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" fill=\"%s\"><title>%s %.3f ms</title></rect>\n",
 			    210 + (double)(sp->start - start) * scale, y,
 			    (double)(sp->end - sp->start) * scale + 0.5, PROF_SVG_ROW - 4,
 			    state_colours[sp->state], state_names[sp->state],
@@ -504,7 +463,7 @@ void shim_profile_flush(void)
 	uint64_t end, unknown = 0, cpu_all = 0;
 	static uint64_t acq[LO_CLASSES];
 	static bool taken[LO_CLASSES];
-	struct out text = { 0 }, json = { 0 }, svg = { 0 }, rec = { 0 };
+	struct shim_text text = { 0 }, json = { 0 }, svg = { 0 }, rec = { 0 };
 	uint32_t n;
 	int shown = 0, c, rows;
 	char comm[17] = "";
@@ -524,10 +483,10 @@ void shim_profile_flush(void)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return;
-	text = (struct out){ mem, 0, PROF_RECORD };
-	json = (struct out){ mem + PROF_RECORD, 0, PROF_RECORD };
-	svg = (struct out){ mem + 2 * (size_t)PROF_RECORD, 0, PROF_RECORD };
-	rec = (struct out){ mem + 3 * (size_t)PROF_RECORD, 0, PROF_RECORD };
+	text = (struct shim_text){ mem, 0, PROF_RECORD };
+	json = (struct shim_text){ mem + PROF_RECORD, 0, PROF_RECORD };
+	svg = (struct shim_text){ mem + 2 * (size_t)PROF_RECORD, 0, PROF_RECORD };
+	rec = (struct shim_text){ mem + 3 * (size_t)PROF_RECORD, 0, PROF_RECORD };
 	prctl(PR_GET_NAME, comm);
 	classes_count(lo, &unknown);
 
@@ -544,10 +503,10 @@ void shim_profile_flush(void)
 		}
 		cpu_all += t->cpu;
 	}
-	put(&text, "pydeadlock: profile of process %d (%s): %.1f ms, %u threads, effective parallelism %.2f (CPU time of all threads / wall time) on %ld CPUs\n",
+	shim_text_put(&text, "pydeadlock: profile of process %d (%s): %.1f ms, %u threads, effective parallelism %.2f (CPU time of all threads / wall time) on %ld CPUs\n",
 	    (int)getpid(), comm, ms(end - prof->start), n,
 	    (double)cpu_all / (double)(end - prof->start), sysconf(_SC_NPROCESSORS_ONLN));
-	put(&json, "{\"pid\": %d, \"wall_ns\": %llu, \"cpu_ns\": %llu, \"parallelism\": %.3f, \"threads\": [",
+	shim_text_put(&json, "{\"pid\": %d, \"wall_ns\": %llu, \"cpu_ns\": %llu, \"parallelism\": %.3f, \"threads\": [",
 	    (int)getpid(), (unsigned long long)(end - prof->start),
 	    (unsigned long long)cpu_all, (double)cpu_all / (double)(end - prof->start));
 
@@ -558,13 +517,13 @@ void shim_profile_flush(void)
 		taken[c] = false;
 	}
 	{
-		struct out locks = { mem + 3 * (size_t)PROF_RECORD + PROF_RECORD / 2, 0,
+		struct shim_text locks = { mem + 3 * (size_t)PROF_RECORD + PROF_RECORD / 2, 0,
 				     PROF_RECORD / 2 };
 
-		put(&text, "  %-52s %10s %9s %11s %10s %10s\n",
+		shim_text_put(&text, "  %-52s %10s %9s %11s %10s %10s\n",
 		    "locks, by where they were made", "acquired", "waits", "total ms",
 		    "mean ms", "max ms");
-		put(&locks, "], \"locks\": [");
+		shim_text_put(&locks, "], \"locks\": [");
 		while ((c = next_largest(acq, taken, LO_CLASSES)) >= 0 && shown < 50) {
 			const struct prof_class *k = &prof->classes[c];
 			const struct lo_class *lc = &lo->classes[c];
@@ -574,61 +533,61 @@ void shim_profile_flush(void)
 			(void)lc;
 			shim_order_class_name((uint32_t)c, name, sizeof(name));
 			if (shown < PROF_SHOWN)
-				put(&text, "    %-50s %10llu %9llu %11.1f %10.3f %10.1f\n",
+				shim_text_put(&text, "    %-50s %10llu %9llu %11.1f %10.3f %10.1f\n",
 				    tail(name, 50), (unsigned long long)atomic_load(&k->acquired),
 				    (unsigned long long)w, ms(ns), ms(ns) / (double)(w ? w : 1),
 				    ms(atomic_load(&k->max)));
-			put(&locks, "%s{\"class\": ", shown ? ", " : "");
-			put_json_str(&locks, name);
-			put(&locks, ", \"acquired\": %llu, \"waits\": %llu, \"wait_ns\": %llu, \"max_ns\": %llu}",
+			shim_text_put(&locks, "%s{\"class\": ", shown ? ", " : "");
+			shim_text_json(&locks, name);
+			shim_text_put(&locks, ", \"acquired\": %llu, \"waits\": %llu, \"wait_ns\": %llu, \"max_ns\": %llu}",
 			    (unsigned long long)atomic_load(&k->acquired),
 			    (unsigned long long)w, (unsigned long long)ns,
 			    (unsigned long long)atomic_load(&k->max));
 			shown++;
 		}
 		if (!shown)
-			put(&text, "    (none)\n");
+			shim_text_put(&text, "    (none)\n");
 		if (unknown)
-			put(&text, "    (and %llu acquisitions of locks made before the profile, or beyond its tables)\n",
+			shim_text_put(&text, "    (and %llu acquisitions of locks made before the profile, or beyond its tables)\n",
 			    (unsigned long long)unknown);
-		put(&locks, "]");
+		shim_text_put(&locks, "]");
 		sites_out(&text, &locks, "waits, by the line that waited", "wait_sites",
 			  prof->waited);
 		sites_out(&text, &locks, "holders others waited for, by where they took it",
 			  "holder_sites", prof->held);
 		/* threads */
-		put(&text, "  %-24s %9s %9s %9s %9s %9s %9s %9s %9s  (ms)\n", "threads",
+		shim_text_put(&text, "  %-24s %9s %9s %9s %9s %9s %9s %9s %9s  (ms)\n", "threads",
 		    "alive", "running", "gil", "lock", "condition", "join", "io", "sleep");
 		for (uint32_t i = 0; i < n; i++) {
 			const struct prof_thread *t = &prof->threads[i];
 			uint64_t alive = (t->died ? t->died : end) - t->born;
 
 			if (i < 2 * PROF_SHOWN)
-				put(&text, "    %-8d %-13.13s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
+				shim_text_put(&text, "    %-8d %-13.13s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
 				    t->tid, t->name, ms(alive), ms(t->cpu), ms(t->wait[PROF_GIL]),
 				    ms(t->wait[PROF_LOCK]), ms(t->wait[PROF_COND]),
 				    ms(t->wait[PROF_JOIN]), ms(t->wait[PROF_IO]),
 				    ms(t->wait[PROF_SLEEP]));
-			put(&json, "%s{\"tid\": %d, \"name\": ", i ? ", " : "", t->tid);
-			put_json_str(&json, t->name);
-			put(&json, ", \"alive_ns\": %llu, \"cpu_ns\": %llu",
+			shim_text_put(&json, "%s{\"tid\": %d, \"name\": ", i ? ", " : "", t->tid);
+			shim_text_json(&json, t->name);
+			shim_text_put(&json, ", \"alive_ns\": %llu, \"cpu_ns\": %llu",
 			    (unsigned long long)alive, (unsigned long long)t->cpu);
 			for (int st = 0; st < PROF_STATES; st++)
-				put(&json, ", \"%s_ns\": %llu", state_names[st],
+				shim_text_put(&json, ", \"%s_ns\": %llu", state_names[st],
 				    (unsigned long long)t->wait[st]);
-			put(&json, "}");
+			shim_text_put(&json, "}");
 		}
 		if (n > 2 * PROF_SHOWN)
-			put(&text, "    (%u more threads in the JSON report)\n", n - 2 * PROF_SHOWN);
+			shim_text_put(&text, "    (%u more threads in the JSON report)\n", n - 2 * PROF_SHOWN);
 		if (atomic_load(&prof->lost_threads))
-			put(&text, "    (%u threads beyond %d not profiled)\n",
+			shim_text_put(&text, "    (%u threads beyond %d not profiled)\n",
 			    atomic_load(&prof->lost_threads), PROF_THREADS);
-		put(&json, "%s}", locks.buf);
+		shim_text_put(&json, "%s}", locks.buf);
 	}
 	svg_out(&svg, prof->start, end, rows);
-	put(&rec, "P%016llx\nH%d\nJ", (unsigned long long)getpid(),
+	shim_text_put(&rec, "P%016llx\nH%d\nJ", (unsigned long long)getpid(),
 	    22 + rows * PROF_SVG_ROW + 8);
-	put(&rec, "%s\n%s", json.buf, text.buf);
+	shim_text_put(&rec, "%s\n%s", json.buf, text.buf);
 	if (rec.len + 2 + svg.len < rec.size) {
 		rec.buf[rec.len++] = '\001';
 		memcpy(rec.buf + rec.len, svg.buf, svg.len);

@@ -436,21 +436,27 @@ int shim_python_stack_text(char *out, size_t size, int max)
 	return n;
 }
 
+/* Is the str exactly s (a compact ASCII str)? */
+static bool str_is(uint64_t str, const char *s)
+{
+	return str && word_at(str, layout->unicode_length) == strlen(s) &&
+	       str_starts(str, s);
+}
+
 int shim_python_wait_kind(void)
 {
 	uint64_t tstate, frame, code, name;
-	char fn[32];
 
 	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()) ||
 	    !(frame = current_frame(tstate)) ||
 	    !(code = word_at(frame, layout->frame_code)) ||
 	    !str_ends(word_at(code, layout->code_filename), "/threading.py"))
 		return 0;
+	/* the running frame's code is alive: read directly */
 	name = word_at(code, layout->code_name);
-	safe_str(name, fn, sizeof(fn));
-	if (!strcmp(fn, "wait") || !strcmp(fn, "wait_for"))
+	if (str_is(name, "wait") || str_is(name, "wait_for"))
 		return 1;	/* Condition.wait: its waiter lock */
-	if (!strcmp(fn, "_wait_for_tstate_lock") || !strcmp(fn, "join"))
+	if (str_is(name, "_wait_for_tstate_lock") || str_is(name, "join"))
 		return 2;	/* Thread.join */
 	return 0;
 }
