@@ -42,6 +42,20 @@ loop_ns() { sed -n 's/^ns \([0-9]*\) n .*/\1/p' "$out/o"; }
 one() { name=$1; shift; "$@" > "$out/o" 2> "$out/e" || true; loop_ns >> "$out/$name"; }
 ratio() { awk -v a="$(median < "$out/$1")" -v b="$(median < "$out/$2")" 'BEGIN { printf "%.2f", a / b }'; }
 ms() { awk -v a="$(median < "$out/$1")" 'BEGIN { printf "%.1f", a / 1e6 }'; }
+# ir VARIANT CMD...: instructions executed under callgrind, the shim
+# preloaded (VARIANT shim, order, profile) with run's configuration
+ir() {
+	v=$1
+	shift
+	case $v in
+	plain) set -- env "$@" ;;
+	shim) set -- env LD_PRELOAD="$PYDEADLOCK_SHIM" "$@" ;;
+	order) set -- env LD_PRELOAD="$PYDEADLOCK_SHIM" PYDEADLOCK_RECORDS=1023 PYDEADLOCK_LOCK_ORDER=1 "$@" ;;
+	profile) set -- env LD_PRELOAD="$PYDEADLOCK_SHIM" PYDEADLOCK_RECORDS=1023 PYDEADLOCK_PROFILE=1 "$@" ;;
+	esac
+	valgrind --tool=callgrind --callgrind-out-file="$out/cg" --trace-children=yes "$@" > /dev/null 2> "$out/cg.err"
+	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/cg.err" | tail -n1
+}
 goal() { awk -v r="$1" -v l="$2" 'BEGIN { print (r <= l) ? "met" : "MISSED" }'; }
 
 echo "lock_order: $(date -u +%Y-%m-%d), $runs runs each, median; $count iterations a thread, 4 threads"
@@ -65,6 +79,23 @@ for py in $pythons; do
 			"" "$(ms "p_${prog}_order")" "$r" "$(goal "$r" 1.5)" \
 			"$(ms "p_${prog}_prof")" "$rp" "$(goal "$rp" 1.2)"
 	done
+	# instructions per iteration, which machine noise does not touch: the
+	# difference between 4 x ic and 4 x 2*ic iterations, under callgrind,
+	# with the shim preloaded as run configures it
+	if [ "$have_vg" = 1 ]; then
+		ic=$((count / 50))
+		for prog in flat nest; do
+			line=""
+			for v in plain shim order profile; do
+				a=$(ir "$v" "$py" "$top/bench/lock_loop.py" "$ic" 4 "$prog")
+				b=$(ir "$v" "$py" "$top/bench/lock_loop.py" $((2 * ic)) 4 "$prog")
+				line="$line $(( (b - a) / (4 * ic) ))"
+			done
+			echo "$line" | awk -v p="$prog" -v ic="$ic" '{
+	printf "    %-10s instructions/iteration (callgrind, 4 x %d vs 4 x %d): plain %d, run %d (%.2f), --lock-order %d (%.2f; goal <= 1.5), --profile %d (%.2f; goal <= 1.2)\n", p, ic, 2 * ic, $1, $2, $2 / $1, $3, $3 / $1, $4, $4 / $1
+}'
+		done
+	fi
 	if [ "$have_vg" = 1 ]; then
 		vc=$((count / vg_div))
 		for i in 1 2; do

@@ -70,6 +70,7 @@ uint32_t lockorder_instance_new(struct lockorder *lo, uint64_t addr,
 		return 0;
 	}
 	id = atomic_fetch_add_explicit(&lo->next_id, 1, memory_order_relaxed) + 1;
+	atomic_fetch_add_explicit(&lo->generation, 1, memory_order_release);
 	atomic_store_explicit(&e->val, (uint64_t)id << 32 | cls,
 			      memory_order_release);
 	return id;
@@ -92,8 +93,10 @@ void lockorder_instance_end(struct lockorder *lo, uint64_t addr)
 {
 	struct lo_instance *e = instance_at(lo, addr, false);
 
-	if (e)
+	if (e) {
 		atomic_store_explicit(&e->val, 0, memory_order_release);
+		atomic_fetch_add_explicit(&lo->generation, 1, memory_order_release);
+	}
 }
 
 /* Wait for an entry another thread is filling (a few reads of memory). */

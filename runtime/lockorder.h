@@ -70,6 +70,7 @@ struct lockorder {
 	_Atomic uint32_t next_id;	/* instance ids, from 1 */
 	_Atomic uint32_t arena_used;
 	_Atomic uint32_t full;		/* a table was full: some orders lost */
+	_Atomic uint64_t generation;	/* bumped as locks are made or gone */
 	struct lo_instance inst[LO_INSTANCES];
 	struct lo_class classes[LO_CLASSES];
 	struct lo_edge edges[LO_EDGES];	/* between classes */

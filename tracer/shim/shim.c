@@ -418,7 +418,8 @@ static bool held_pop(struct registry_slot *s, const void *obj)
 
 /* run --lock-order: the orders from what s holds to obj (shim_order.c). */
 static inline void order_taken(struct registry_slot *s, const void *obj,
-			       uint32_t kind, bool blocking, uint64_t site)
+			       uint32_t kind, enum order_blocking blocking,
+			       uint64_t site)
 {
 	if (__builtin_expect(shim_order, 0)) {
 		in_shim++;
@@ -725,7 +726,8 @@ static inline bool mutex_got(int rc)
 static inline void mutex_push(struct registry_slot *s, pthread_mutex_t *m,
 			      uint64_t site, bool blocking)
 {
-	order_taken(s, m, REG_MUTEX, blocking && !mutex_shared(m), site);
+	order_taken(s, m, REG_MUTEX,
+		    blocking && !mutex_shared(m) ? ORDER_BLOCKS : ORDER_TRY, site);
 	held_push(s, m, REG_MUTEX,
 		  HELD_OWNED | (mutex_shared(m) ? HELD_SHARED : 0), site);
 }
@@ -1101,7 +1103,8 @@ static int rwlock_lock(pthread_rwlock_t *l, bool write, uint64_t site)
 	if (waited)
 		wait_end(s);
 	if (rc == 0) {
-		order_taken(s, l, REG_RWLOCK, write && !rwlock_shared(l), site);
+		order_taken(s, l, REG_RWLOCK,
+			    write && !rwlock_shared(l) ? ORDER_BLOCKS : ORDER_TRY, site);
 		held_push(s, l, REG_RWLOCK, hflags, site);
 	}
 	return rc;
@@ -1270,26 +1273,6 @@ EXPORT int sem_close(sem_t *sem)
 	return real_sem_close(sem);
 }
 
-/*
- * A try that got a Lock: CPython's acquire() tries first and then blocks,
- * so whether this was a blocking acquisition is the Python call's to
- * say (a with statement, or acquire() with no argument).  Off the path
- * of programs not run with --lock-order.
- */
-static __attribute__((noinline)) void sem_try_order(struct registry_slot *s,
-						    sem_t *sem, uint64_t site)
-{
-	uint64_t code = 0;
-	int64_t lasti = 0;
-	bool by_with = false, blocking;
-
-	in_shim++;
-	blocking = shim_python_site(&code, &lasti, &by_with) &&
-		   (by_with || shim_python_blocking_call(code, lasti));
-	in_shim--;
-	order_taken(s, sem, REG_SEMLOCK, blocking, site);
-}
-
 EXPORT int sem_trywait(sem_t *sem)
 {
 	struct registry_slot *s;
@@ -1298,13 +1281,12 @@ EXPORT int sem_trywait(sem_t *sem)
 	resolve_all();
 	s = slot();
 	if (s)
-		order_taken(s, sem, REG_SEMLOCK, false, 0);	/* its holder's? */
+		order_taken(s, sem, REG_SEMLOCK, ORDER_TRY, 0);	/* its holder's? */
 	rc = real_sem_trywait(sem);
 	if (!s)
 		return rc;
 	if (rc == 0) {
-		if (__builtin_expect(shim_order, 0))
-			sem_try_order(s, sem, SITE());
+		order_taken(s, sem, REG_SEMLOCK, ORDER_PYTHON, SITE());
 		held_push(s, sem, REG_SEMLOCK, 0, SITE());	/* errno untouched */
 		if (serial())
 			sched_point(TE_SEM);
@@ -1477,9 +1459,10 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 	int rc, err;
 
 	if (s)
-		order_taken(s, sem, REG_SEMLOCK, false, 0);	/* its holder's? */
+		order_taken(s, sem, REG_SEMLOCK, ORDER_TRY, 0);	/* its holder's? */
 	if (s && real_sem_trywait(sem) == 0) {
-		order_taken(s, sem, REG_SEMLOCK, mode == 0, site);
+		order_taken(s, sem, REG_SEMLOCK, mode == 0 ? ORDER_BLOCKS : ORDER_TRY,
+			    site);
 		held_push(s, sem, REG_SEMLOCK, 0, site);
 		if (serial())
 			sched_point(TE_SEM);
@@ -1514,7 +1497,8 @@ static int sem_wait_any(sem_t *sem, int mode, clockid_t clock,
 	err = errno;
 	wait_end(s);
 	if (rc == 0) {
-		order_taken(s, sem, REG_SEMLOCK, mode == 0, site);
+		order_taken(s, sem, REG_SEMLOCK, mode == 0 ? ORDER_BLOCKS : ORDER_TRY,
+			    site);
 		held_push(s, sem, REG_SEMLOCK, 0, site);
 	}
 	errno = err;
@@ -1732,7 +1716,7 @@ EXPORT void pydeadlock_acquired(const void *obj)
 	struct registry_slot *s = slot();
 
 	if (s) {
-		order_taken(s, obj, REG_CUSTOM, true, SITE());
+		order_taken(s, obj, REG_CUSTOM, ORDER_BLOCKS, SITE());
 		held_push(s, obj, REG_CUSTOM, HELD_OWNED, SITE());
 	}
 }

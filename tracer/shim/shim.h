@@ -137,11 +137,14 @@ void shim_order_made(const void *obj, uint64_t site, bool python_lock);
 void shim_order_gone(const void *obj);
 /*
  * The thread of slot s, before recording it, took obj (kind REG_*):
- * blocking unless by a try or with a timeout.  Adds the orders from what
- * it holds; a Lock it already held is a signal from now on.
+ * blocking (ORDER_BLOCKS), by a try or with a timeout (ORDER_TRY), or by
+ * a try that Python's acquire() makes before it blocks (ORDER_PYTHON:
+ * the Python call says which).  Adds the orders from what it holds; a
+ * Lock it already held is a signal from now on.
  */
+enum order_blocking { ORDER_TRY, ORDER_BLOCKS, ORDER_PYTHON };
 void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
-		      bool blocking, uint64_t site);
+		      enum order_blocking blocking, uint64_t site);
 /* A Lock released by a thread that did not take it: a signal. */
 void shim_order_signal(const void *obj);
 /* Tell run what this process found (at its end, or before an exec). */

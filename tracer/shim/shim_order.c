@@ -191,8 +191,81 @@ static bool orderable(uint64_t addr, uint32_t kind, uint32_t flags)
 static void loop_found(const struct lockorder *l, bool same,
 		       const struct lo_edge *const *loop, int n, void *arg);
 
+#define ORDER_SKIP 4	/* held locks remembered as no half of an order */
+
+/*
+ * Held locks that are no half of any order, remembered per thread until
+ * a lock is made or destroyed: a Python thread holds its own state lock
+ * all its life (the interpreter's), and every acquisition would look it
+ * up again.
+ */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	uint64_t gen, addr[ORDER_SKIP];
+	unsigned next;
+} skip;
+
+/* Is held entry h (not the lock being taken) the first half of an
+ * order?  Its instance and class then. */
+static bool held_orderable(const struct registry_held *h, uint64_t a,
+			   uint32_t *id, uint32_t *cls)
+{
+	uint64_t gen = atomic_load_explicit(&lo->generation, memory_order_acquire);
+
+	if (gen != skip.gen) {
+		memset(&skip, 0, sizeof(skip));
+		skip.gen = gen;
+	}
+	for (unsigned i = 0; i < ORDER_SKIP; i++)
+		if (skip.addr[i] == a)
+			return false;
+	if (orderable(a, h->kind, h->flags) && instance_of(a, id, cls) &&
+	    !(atomic_load(&lo->classes[*cls].flags) & (LO_CLASS_SIGNAL | LO_CLASS_OWN)))
+		return true;
+	skip.addr[skip.next++ % ORDER_SKIP] = a;
+	return false;
+}
+
+/* Python's acquire() tries first, then blocks: was this try a blocking
+ * acquire()?  A with statement, or acquire() with no argument. */
+static bool python_blocks(void)
+{
+	uint64_t code = 0;
+	int64_t lasti = 0;
+	bool by_with = false;
+
+	return shim_python_site(&code, &lasti, &by_with) &&
+	       (by_with || shim_python_blocking_call(code, lasti));
+}
+
+/* Order j of a new acquisition, seen for the first time: its sites. */
+static __attribute__((noinline)) void order_fill(struct lo_edge *e,
+						 const struct registry_slot *s,
+						 const struct registry_held *from,
+						 uint64_t site, char **stack)
+{
+	char held_at[ORDER_TEXT];
+
+	e->tid = atomic_load(&s->tid);
+	e->held_pc = from->site;
+	e->taken_pc = site;
+	if (from->py_code &&
+	    shim_python_where(from->py_code, from->py_lasti, held_at,
+			      sizeof(held_at), NULL, 0))
+		e->held_at = lockorder_text(lo, held_at);
+	if (!*stack) {
+		*stack = mmap(NULL, ORDER_TEXT, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (*stack == MAP_FAILED)
+			*stack = NULL;
+		else if (!shim_python_stack_text(*stack, ORDER_TEXT, ORDER_STACK))
+			(*stack)[0] = '\0';
+	}
+	if (*stack && (*stack)[0])
+		e->taken_at = lockorder_text(lo, *stack);
+}
+
 void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
-		      bool blocking, uint64_t site)
+		      enum order_blocking blocking, uint64_t site)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)obj;
 	uint32_t n = atomic_load_explicit(&s->n_held, memory_order_relaxed);
@@ -215,27 +288,25 @@ void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
 				shim_order_signal(obj);
 				return;
 			}
-	if (!blocking || !orderable(addr, kind, 0) ||
-	    !instance_of(addr, &to_id, &to_cls) ||
-	    (atomic_load(&lo->classes[to_cls].flags) &
-	     (LO_CLASS_SIGNAL | LO_CLASS_OWN)))
+	if (blocking == ORDER_TRY || !orderable(addr, kind, 0))
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct registry_held *h = &s->held[i];
 		uint64_t a = atomic_load_explicit(&h->addr, memory_order_relaxed);
 
-		if (a && a != addr && orderable(a, h->kind, h->flags) &&
-		    instance_of(a, &ids[k], &cls[k]) &&
-		    !(atomic_load(&lo->classes[cls[k]].flags) &
-		      (LO_CLASS_SIGNAL | LO_CLASS_OWN)))
+		if (a && a != addr && held_orderable(h, a, &ids[k], &cls[k]))
 			from[k++] = h;
 	}
+	if (!k || (blocking == ORDER_PYTHON && !python_blocks()) ||
+	    !instance_of(addr, &to_id, &to_cls) ||
+	    (atomic_load(&lo->classes[to_cls].flags) &
+	     (LO_CLASS_SIGNAL | LO_CLASS_OWN)))
+		return;
 	for (int j = 0; j < k; j++) {
 		bool same = cls[j] == to_cls, fresh;
 		struct lo_edge *e = lockorder_edge(lo, same, same ? ids[j] : cls[j],
 						   same ? to_id : to_cls, ids, k,
 						   &fresh);
-		char held_at[ORDER_TEXT];
 
 		if (!e) {
 			said_full();
@@ -243,25 +314,9 @@ void shim_order_taken(struct registry_slot *s, const void *obj, uint32_t kind,
 		}
 		if (!fresh)
 			continue;
-		e->tid = atomic_load(&s->tid);
 		e->from_class = cls[j];
 		e->to_class = to_cls;
-		e->held_pc = from[j]->site;
-		e->taken_pc = site;
-		if (from[j]->py_code &&
-		    shim_python_where(from[j]->py_code, from[j]->py_lasti, held_at,
-				      sizeof(held_at), NULL, 0))
-			e->held_at = lockorder_text(lo, held_at);
-		if (!stack) {
-			stack = mmap(NULL, ORDER_TEXT, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (stack == MAP_FAILED)
-				stack = NULL;
-			else if (!shim_python_stack_text(stack, ORDER_TEXT, ORDER_STACK))
-				stack[0] = '\0';
-		}
-		if (stack && stack[0])
-			e->taken_at = lockorder_text(lo, stack);
+		order_fill(e, s, from[j], site, &stack);
 		lockorder_edge_ready(e);
 		if (at_once)
 			lockorder_loops(lo, same, e, loop_found, NULL);

@@ -56,6 +56,11 @@ struct prof_thread {
 		uint64_t count;
 	} acq[PROF_LOCKS];
 	uint64_t acq_other;
+	/* the last lock taken and its count's entry: a loop that takes one
+	 * lock again and again skips the lookups (while no lock is made or
+	 * destroyed in the process, which could reuse the address) */
+	uint64_t last_addr, last_gen;
+	uint32_t last_k;
 };
 
 /* a line that waited, or the line where a holder took what was waited for */
@@ -171,11 +176,19 @@ static struct prof_thread *me(void)
 void shim_profile_acquired(uint64_t addr)
 {
 	struct prof_thread *t = me();
+	const struct lockorder *lo = shim_order_tables();
 	uint32_t h, id, cls;
+	uint64_t gen;
 
 	if (!t)
 		return;
-	if (!lockorder_instance(shim_order_tables(), addr, &id, &cls)) {
+	gen = atomic_load_explicit(&lo->generation, memory_order_acquire);
+	if (addr == t->last_addr && gen == t->last_gen) {
+		t->acq[t->last_k].count++;
+		return;
+	}
+	t->last_addr = 0;
+	if (!lockorder_instance(lo, addr, &id, &cls)) {
 		t->acq_other++;
 		return;
 	}
@@ -186,6 +199,9 @@ void shim_profile_acquired(uint64_t addr)
 		if (t->acq[k].cls_1 == cls + 1 || !t->acq[k].cls_1) {
 			t->acq[k].cls_1 = cls + 1;
 			t->acq[k].count++;
+			t->last_addr = addr;
+			t->last_gen = gen;
+			t->last_k = k;
 			return;
 		}
 	}
