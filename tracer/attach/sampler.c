@@ -171,8 +171,11 @@ static void sample_once(struct profile_samples *p, struct py_locator *loc)
 		t->samples++;
 		t->count[st]++;
 		p->running_sum += st == SAMPLE_RUNNING;
-		if (pt && pt->name && !t->name)
+		if (pt && pt->name && (!t->name || !t->python_name)) {
+			free(t->name);
 			t->name = xstrdup(pt->name);
+			t->python_name = true;
+		}
 		if (!t->name) {
 			char comm[32];
 
@@ -261,9 +264,26 @@ int sampler_run(pid_t pid, double seconds, struct profile_samples *out,
 		struct timespec nap;
 		double now;
 
+		/* not Python yet (still starting, or about to exec it) */
+		if (!loc && out->samples % 10 == 0 && procfs_maps(pid, &maps) == 0) {
+			if ((loc = py_locate(pid, &maps, &why))) {
+				snprintf(out->python, sizeof(out->python), "%s",
+					 py_locator_version(loc));
+				procfs_stat(pid, 0, &ps);
+				snprintf(out->comm, sizeof(out->comm), "%s", ps.comm);
+			}
+			maps_free(&maps);
+			free(why);
+			why = NULL;
+		}
 		sample_once(out, loc);
 		out->samples++;
-		t1 = process_ticks(pid, &gone);
+		{
+			unsigned long long t = process_ticks(pid, &gone);
+
+			if (!gone)	/* an ended process counts no more */
+				t1 = t;
+		}
 		next += 1.0 / SAMPLE_HZ;
 		now = now_s();
 		if (next > now) {
@@ -274,9 +294,7 @@ int sampler_run(pid_t pid, double seconds, struct profile_samples *out,
 	}
 	out->ended = gone;
 	out->seconds = now_s() - start;
-	if (!gone)
-		t1 = process_ticks(pid, &gone);
-	out->cpu_seconds = (double)(t1 - t0) * out->tick;
+	out->cpu_seconds = t1 > t0 ? (double)(t1 - t0) * out->tick : 0;
 	if (loc)
 		py_locator_free(loc);
 	return 0;

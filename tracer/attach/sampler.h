@@ -28,6 +28,7 @@ extern const char *const sample_state_names[SAMPLE_STATES];
 struct sample_thread {
 	pid_t tid;
 	char *name;		/* threading name, or the thread's comm */
+	bool python_name;	/* ... the former */
 	unsigned samples;	/* in how many it was seen */
 	unsigned count[SAMPLE_STATES];
 };
