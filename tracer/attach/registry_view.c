@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/glibc_layout.h"
 #include "runtime/registry.h"
 #include "tracer/attach/registry_view.h"
 #include "tracer/attach/target_mem.h"
@@ -135,23 +136,30 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
 
 /*
  * Would a thread that has published its wait, but is not asleep in it,
- * block?  Only on an object taken now: a semaphore at 0, a locked mutex
- * or GIL, a joined thread that lives.  Any other (one free, or whose
- * state says nothing, a condition variable) it goes past or will be seen
- * asleep in at the next look: it can act.  Words read from the process.
+ * block?  Only on an object taken now: a mutex locked by another thread,
+ * a taken rwlock (a breakable wait on one tries it between naps), a
+ * locked GIL, a joined thread that lives.  A semaphore at 0 says
+ * nothing: the thread may be on its way out of the wait, having taken it
+ * (its slot is cleared just after), and, preempted there on a loaded
+ * machine, would pass for blocked look after look.  Any other it goes
+ * past, or will be seen asleep in at the next look: it can act.  Words
+ * read from the process.
  */
-static bool would_block(const struct registry *r, pid_t pid,
+static bool would_block(const struct registry *r, pid_t pid, pid_t tid,
 			const struct registry_slot *s)
 {
 	uint64_t addr = atomic_load(&s->wait_addr);
-	int32_t word = 0;
+	int32_t word = 0, owner = 0;
 
 	switch (atomic_load(&s->wait_kind)) {
-	case REG_SEM: case REG_SEMLOCK:
-		/* glibc's sem_t: its value in the low half of its first word */
-		return target_read(pid, addr, &word, sizeof(word)) == 0 && !word;
-	case REG_MUTEX: case REG_RWLOCK:
-		/* a mutex's lock word; an rwlock's readers word, free at 0 */
+	case REG_MUTEX:
+		/* its lock word, and the owner glibc records (0 when the
+		 * mutex type keeps none) */
+		return target_read(pid, addr, &word, sizeof(word)) == 0 && word &&
+		       target_read(pid, addr + GLIBC_MUTEX_OWNER_OFFSET, &owner,
+				   sizeof(owner)) == 0 && owner != tid;
+	case REG_RWLOCK:
+		/* its readers word, free at 0 */
 		return target_read(pid, addr, &word, sizeof(word)) == 0 && word;
 	case REG_JOIN:
 		return registry_join_target(r, s) != NULL;
@@ -174,7 +182,7 @@ static void wait_from_slot(const struct registry *r, pid_t pid,
 {
 	struct wait_info *w = &tm->wait;
 
-	if (!would_block(r, pid, s)) {
+	if (!would_block(r, pid, atomic_load(&s->tid), s)) {
 		tm->waking = true;	/* the object is free: it takes it */
 		return;
 	}
