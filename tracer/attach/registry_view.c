@@ -138,7 +138,8 @@ static void add_holds(const struct registry_slot *s, struct process_model *pm,
  * Would a thread that has published its wait, but is not asleep in it,
  * block?  Only on an object taken now: a mutex locked by another thread,
  * a taken rwlock (a breakable wait on one tries it between naps), a
- * locked GIL, a joined thread that lives.  A semaphore at 0 says
+ * locked GIL, a joined thread that lives, a semaphore at 0 that it
+ * sleeps for in the serial scheduler.  Otherwise a semaphore at 0 says
  * nothing: the thread may be on its way out of the wait, having taken it
  * (its slot is cleared just after), and, preempted there on a loaded
  * machine, would pass for blocked look after look.  Any other it goes
@@ -152,6 +153,11 @@ static bool would_block(const struct registry *r, pid_t pid, pid_t tid,
 	int32_t word = 0, owner = 0;
 
 	switch (atomic_load(&s->wait_kind)) {
+	case REG_SEM: case REG_SEMLOCK:
+		/* run --serial: asleep in the scheduler, for this object; its
+		 * value in the low half of glibc's sem_t's first word */
+		return (atomic_load(&s->wait_flags) & REG_WAIT_SERIAL) &&
+		       target_read(pid, addr, &word, sizeof(word)) == 0 && !word;
 	case REG_MUTEX:
 		/* its lock word, and the owner glibc records (0 when the
 		 * mutex type keeps none) */
