@@ -32,6 +32,8 @@ skip() {
 start() {
 	name=$1
 	shift
+	# emptied first: a name used before must not look ready at once
+	: > "$WORK/$name.out"
 	"$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
 	PID=$!
 	STARTED="$STARTED $PID"
