@@ -30,6 +30,7 @@
 #define LO_ARENA (8u << 20)	/* the text of sites and stacks */
 #define LO_MAX_CYCLES 32	/* reported per process and kind */
 #define LO_MAX_LOOP 8		/* locks in one reported loop */
+#define LO_SUPPRESSIONS_MAX (256 * 1024)	/* the suppressions file read */
 
 /* A class's flags */
 #define LO_CLASS_SIGNAL 1	/* released by threads that did not take it,

@@ -14,8 +14,6 @@
 #include "runtime/lockorder.h"
 #include "supervisor/records.h"
 
-#define ORDER_SUPPRESSIONS_MAX (256 * 1024)	/* as the shim reads it */
-
 int records_open(struct run_records *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -252,12 +250,12 @@ int records_suppressions_check(const char *path)
 		perror_msg("run: --suppressions=%s", path);
 		return -1;
 	}
-	text = xmalloc(ORDER_SUPPRESSIONS_MAX + 1);
-	n = fread(text, 1, ORDER_SUPPRESSIONS_MAX + 1, f);
+	text = xmalloc(LO_SUPPRESSIONS_MAX + 1);
+	n = fread(text, 1, LO_SUPPRESSIONS_MAX + 1, f);
 	fclose(f);
-	if (n > ORDER_SUPPRESSIONS_MAX) {
+	if (n > LO_SUPPRESSIONS_MAX) {
 		error_msg("run: %s: larger than %d KiB", path,
-			  ORDER_SUPPRESSIONS_MAX / 1024);
+			  LO_SUPPRESSIONS_MAX / 1024);
 		free(text);
 		return -1;
 	}

@@ -52,12 +52,10 @@ static int thread_syscall(pid_t pid, pid_t tid, long *nr, unsigned long *arg0)
 
 /* What a blocked thread waits for, by its system call (x86_64). */
 static enum sample_state by_syscall(long nr, unsigned long arg0,
-				    unsigned long gil, bool *futex)
+				    unsigned long gil)
 {
-	*futex = false;
 	switch (nr) {
 	case SYS_futex:
-		*futex = true;
 		return gil && arg0 >= gil && arg0 < gil + PY_GIL_STATE_SIZE
 		       ? SAMPLE_GIL : SAMPLE_LOCK;
 	case SYS_select:
@@ -128,17 +126,17 @@ static enum sample_state python_wait(const struct py_thread *t)
 	const struct py_frame *f = t->n_frames ? &t->frames[0] : NULL;
 	size_t n;
 
-	if (!f || !f->file || !f->function)
+	if (!f || !f->file || !f->function || (n = strlen(f->file)) < 13 ||
+	    strcmp(f->file + n - 13, "/threading.py"))
 		return SAMPLE_LOCK;
-	n = strlen(f->file);
-	if (n >= 13 && !strcmp(f->file + n - 13, "/threading.py")) {
-		if (!strcmp(f->function, "wait") || !strcmp(f->function, "wait_for"))
-			return SAMPLE_COND;
-		if (!strcmp(f->function, "join") ||
-		    !strcmp(f->function, "_wait_for_tstate_lock"))
-			return SAMPLE_JOIN;
+	switch (py_threading_wait(f->function)) {
+	case PY_WAIT_NOTIFY:
+		return SAMPLE_COND;
+	case PY_WAIT_THREAD_END:
+		return SAMPLE_JOIN;
+	default:
+		return SAMPLE_LOCK;
 	}
-	return SAMPLE_LOCK;
 }
 
 /* One round: every thread's state, and where the waiting ones wait. */
@@ -157,7 +155,6 @@ static void sample_once(struct profile_samples *p, struct py_locator *loc)
 		enum sample_state st = SAMPLE_OTHER;
 		struct proc_stat ps;
 		unsigned long arg0 = 0;
-		bool futex = false;
 		long nr = -1;
 
 		if (!t || procfs_stat(p->pid, tids[i], &ps) < 0)
@@ -165,7 +162,7 @@ static void sample_once(struct profile_samples *p, struct py_locator *loc)
 		if (ps.state == 'R' || thread_syscall(p->pid, tids[i], &nr, &arg0) < 0)
 			st = ps.state == 'R' ? SAMPLE_RUNNING : SAMPLE_OTHER;
 		else
-			st = by_syscall(nr, arg0, have_py ? pp.gil_addr : 0, &futex);
+			st = by_syscall(nr, arg0, have_py ? pp.gil_addr : 0);
 		if (st == SAMPLE_LOCK && pt)
 			st = python_wait(pt);
 		t->samples++;

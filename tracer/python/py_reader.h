@@ -252,6 +252,14 @@ int py_code_position(struct py_locator *loc, uint64_t code, int64_t lasti,
  */
 bool py_file_in_library(const char *file);
 
+/*
+ * A Lock wait in a function of threading.py (its code name): for a
+ * Condition's notify (wait, wait_for), for a thread's end (join,
+ * _wait_for_tstate_lock), else for the Lock itself.
+ */
+enum py_wait_for { PY_WAIT_LOCK, PY_WAIT_NOTIFY, PY_WAIT_THREAD_END };
+enum py_wait_for py_threading_wait(const char *function);
+
 void py_process_free(struct py_process *p);
 void py_locator_free(struct py_locator *loc);
 

@@ -29,6 +29,7 @@
 #include "common/glibc_layout.h"
 #include "include/pydeadlock.h"
 #include "runtime/sched.h"
+#include "tracer/python/py_reader.h"
 #include "tracer/shim/shim.h"
 #include "tracer/shim/shim_env.h"
 
@@ -88,6 +89,7 @@ static int (*real_sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
 static int (*real_sem_post)(sem_t *);
 static int (*real_join)(pthread_t, void **);
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static void (*real_exit)(int);
 static sighandler_t (*real_signal)(int, sighandler_t);
 
 /*
@@ -161,6 +163,7 @@ static void resolve_slow(void)
 	RESOLVE(real_join, "pthread_join");
 	RESOLVE(real_sigaction, "sigaction");
 	RESOLVE(real_signal, "signal");
+	RESOLVE(real_exit, "_exit");
 	slicing = real_mutex_clocklock && real_cond_clockwait &&
 		  real_rwlock_clockrdlock && real_rwlock_clockwrlock &&
 		  real_clockjoin && real_sem_clockwait;
@@ -198,11 +201,27 @@ __attribute__((constructor(101))) static void shim_init(void)
 	shim_profile_init();
 }
 
-__attribute__((destructor)) static void shim_fini(void)
+/* What run asked each process to tell at its end (--lock-order, --profile). */
+static void records_flush(void)
 {
 	shim_order_flush();
 	shim_profile_flush();
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	records_flush();
 	shim_report_finish();
+}
+
+/* os._exit() (multiprocessing's children end so) skips the destructors */
+EXPORT void _exit(int status)
+{
+	records_flush();
+	if (real_exit)	/* found at start: no dlsym in a process ending */
+		real_exit(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
 }
 
 /* Record in r what the parent's other threads held (in old, the fork's
@@ -487,10 +506,12 @@ static enum prof_state wait_state(const struct registry_slot *s)
 		return PROF_JOIN;
 	case REG_SEMLOCK:
 		switch (shim_python_wait_kind()) {
-		case 1:
+		case PY_WAIT_NOTIFY:
 			return PROF_COND;
-		case 2:
+		case PY_WAIT_THREAD_END:
 			return PROF_JOIN;
+		default:
+			break;
 		}
 		if (flags & REG_WAIT_PARKED)	/* 3.13.1+: on a Lock's PyMutex */
 			return PROF_LOCK;

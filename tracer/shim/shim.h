@@ -115,8 +115,8 @@ bool shim_python_where(uint64_t code, int64_t lasti, char *where, size_t size,
 		       char *site, size_t site_size);
 int shim_python_stack_text(char *out, size_t size, int max);
 bool shim_python_blocking_call(uint64_t code, int64_t lasti);
-/* What the calling thread's Lock wait is for, when threading.py waits
- * on one for it: 1 a Condition's notify, 2 a thread's end, 0 neither. */
+/* What the calling thread's Lock wait is for (enum py_wait_for), when
+ * threading.py waits on one for it. */
 int shim_python_wait_kind(void);
 
 /* run --lock-order (shim_order.c) */

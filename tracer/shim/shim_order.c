@@ -31,7 +31,6 @@
 #define ORDER_STACK 8		/* Python frames kept of a taking stack */
 #define ORDER_TEXT 4096		/* one site's or stack's text */
 #define ORDER_RECORD (64 * 1024)	/* one loop's record for run */
-#define ORDER_SUPPRESS_MAX (256 * 1024)	/* the suppressions file */
 
 /* A class's key: a Python maker (code, offset), or these in k2 */
 #define KEY_NATIVE (1ull << 62)		/* k1: the native site that made it */
@@ -46,7 +45,6 @@ static char *suppressions;	/* the file's text, or NULL */
 /* the process that wrote its records: a vfork child that ends with
  * _exit() shares our memory, and must not count as us */
 static _Atomic pid_t flushed_by;
-static void (*real_exit)(int) __attribute__((noreturn));
 
 static void suppressions_load(const char *path)
 {
@@ -56,11 +54,11 @@ static void suppressions_load(const char *path)
 
 	if (fd < 0)
 		return;	/* run has read it: gone since, nothing suppressed */
-	buf = mmap(NULL, ORDER_SUPPRESS_MAX, PROT_READ | PROT_WRITE,
+	buf = mmap(NULL, LO_SUPPRESSIONS_MAX, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf != MAP_FAILED) {
-		while (n < ORDER_SUPPRESS_MAX - 1 &&
-		       (r = read(fd, buf + n, ORDER_SUPPRESS_MAX - 1 - n)) > 0)
+		while (n < LO_SUPPRESSIONS_MAX - 1 &&
+		       (r = read(fd, buf + n, LO_SUPPRESSIONS_MAX - 1 - n)) > 0)
 			n += r;
 		buf[n] = '\0';
 		suppressions = buf;
@@ -75,7 +73,6 @@ void shim_order_init(void)
 	const char *how = shim_env_get("PYDEADLOCK_LOCK_ORDER_NOW");
 	const char *sup = shim_env_get("PYDEADLOCK_SUPPRESSIONS");
 
-	*(void **)&real_exit = dlsym(RTLD_NEXT, "_exit");
 	if (!fd || !(lo = lockorder_create()))
 		return;
 	report_fd = atoi(fd);
@@ -548,17 +545,4 @@ void shim_order_flush(void)
 	said_full();
 	lockorder_loops(lo, false, NULL, loop_found, NULL);
 	lockorder_loops(lo, true, NULL, loop_found, NULL);
-}
-
-/* os._exit() (multiprocessing's children end so) skips the destructors */
-#define EXPORT __attribute__((visibility("default")))
-
-EXPORT void _exit(int status)
-{
-	shim_order_flush();
-	shim_profile_flush();
-	if (real_exit)
-		real_exit(status);
-	syscall(SYS_exit_group, status);
-	__builtin_unreachable();
 }

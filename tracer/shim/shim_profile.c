@@ -542,11 +542,9 @@ void shim_profile_flush(void)
 		shim_text_put(&locks, "], \"locks\": [");
 		while ((c = next_largest(acq, taken, LO_CLASSES)) >= 0 && shown < 50) {
 			const struct prof_class *k = &prof->classes[c];
-			const struct lo_class *lc = &lo->classes[c];
 			uint64_t w = atomic_load(&k->contended), ns = atomic_load(&k->ns);
 			char name[256];
 
-			(void)lc;
 			shim_order_class_name((uint32_t)c, name, sizeof(name));
 			if (shown < PROF_SHOWN)
 				shim_text_put(&text, "    %-50s %10llu %9llu %11.1f %10.3f %10.1f\n",

@@ -18,6 +18,7 @@
 
 #include "tracer/python/py_layout.h"
 #include "tracer/python/py_private.h"
+#include "tracer/python/py_reader.h"
 #include "tracer/shim/shim.h"
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
@@ -436,29 +437,24 @@ int shim_python_stack_text(char *out, size_t size, int max)
 	return n;
 }
 
-/* Is the str exactly s (a compact ASCII str)? */
-static bool str_is(uint64_t str, const char *s)
-{
-	return str && word_at(str, layout->unicode_length) == strlen(s) &&
-	       str_starts(str, s);
-}
-
 int shim_python_wait_kind(void)
 {
-	uint64_t tstate, frame, code, name;
+	uint64_t tstate, frame, code, name, len;
+	char fn[32];
 
 	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()) ||
 	    !(frame = current_frame(tstate)) ||
 	    !(code = word_at(frame, layout->frame_code)) ||
 	    !str_ends(word_at(code, layout->code_filename), "/threading.py"))
-		return 0;
-	/* the running frame's code is alive: read directly */
+		return PY_WAIT_LOCK;
+	/* the running frame's code is alive: its name read directly */
 	name = word_at(code, layout->code_name);
-	if (str_is(name, "wait") || str_is(name, "wait_for"))
-		return 1;	/* Condition.wait: its waiter lock */
-	if (str_is(name, "_wait_for_tstate_lock") || str_is(name, "join"))
-		return 2;	/* Thread.join */
-	return 0;
+	if (!name || (len = word_at(name, layout->unicode_length)) >= sizeof(fn) ||
+	    !str_starts(name, ""))	/* a compact ASCII str */
+		return PY_WAIT_LOCK;
+	memcpy(fn, (const void *)(uintptr_t)(name + layout->unicode_ascii_size), len);
+	fn[len] = '\0';
+	return py_threading_wait(fn);
 }
 
 bool shim_python_blocking_call(uint64_t code, int64_t lasti)
