@@ -67,6 +67,25 @@ def find_tool():
     return shutil.which("pydeadlock")
 
 
+def report_file():
+    """Where the supervisor writes its JSON report and the session reads it.
+
+    An anonymous file of this process, which becomes the supervisor's
+    (execv keeps the PID and the descriptor): every process of the session
+    reads it through /proc, and it goes with the supervisor, leaving
+    nothing on disk.  Without memfd_create, a temporary file, left behind.
+    """
+    try:
+        fd = os.memfd_create("pytest-deadlock-report")
+        os.set_inheritable(fd, True)
+        return "/proc/%d/fd/%d" % (os.getpid(), fd)
+    except (AttributeError, OSError):
+        fd, report = tempfile.mkstemp(prefix="pytest-deadlock-", suffix=".json")
+        os.close(fd)
+        os.unlink(report)       # present only once something was found
+        return report
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     if not config.getoption("deadlock") or under_shim():
@@ -75,10 +94,7 @@ def pytest_cmdline_main(config):
     if not tool:
         raise pytest.UsageError("--deadlock: no pydeadlock command beside %s or on PATH"
                                 % sys.executable)
-    fd, report = tempfile.mkstemp(prefix="pytest-deadlock-", suffix=".json")
-    os.close(fd)
-    os.unlink(report)       # present only once something was found
-    os.environ[REPORT_ENV] = report
+    os.environ[REPORT_ENV] = report = report_file()
     read_end, write_end = os.pipe()
     os.set_inheritable(read_end, True)
     os.set_inheritable(write_end, True)

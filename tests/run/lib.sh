@@ -1,5 +1,4 @@
-# For the pydeadlock run tests.
-. "$TESTLIB"
+# For the pydeadlock run tests (the attach lib comes with the pyattach one).
 . "$(dirname "$TESTLIB")/../pyattach/lib.sh"
 
 # run_tool OUT ARGS...: pydeadlock run ARGS, stdout to OUT, stderr to
