@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -67,10 +68,18 @@ void debug_msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	struct timespec ts;
+	char kind[48];
+
 	if (!debug_enabled)
 		return;
+	/* stamped with CLOCK_MONOTONIC (as Python's time.monotonic()), to
+	 * time the tool's steps against each other and the program's */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(kind, sizeof(kind), "debug: [%lld.%06ld] ", (long long)ts.tv_sec,
+		 ts.tv_nsec / 1000);
 	va_start(ap, fmt);
-	vmsg("debug: ", 0, fmt, ap);
+	vmsg(kind, 0, fmt, ap);
 	va_end(ap);
 }
 
