@@ -2,8 +2,12 @@
 # plain threading.Locks.  alpha holds A and blocks on B; once alpha sits in
 # futex, beta (holding B) prints "t0 NS" from time.monotonic_ns() (which is
 # CLOCK_MONOTONIC on Linux) and blocks on A, closing the cycle.
+import sys
 import threading
 import time
+
+# argv[1]: seconds the program runs first (the tool has looked at it by then)
+time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0)
 
 a = threading.Lock()
 b = threading.Lock()

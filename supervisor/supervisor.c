@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analysis/verdict.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/preload_env.h"
 #include "common/supervisor_signals.h"
@@ -26,6 +27,7 @@
 #include "tracer/attach/procfs.h"
 #include "tracer/attach/registry_remote.h"
 #include "tracer/attach/snapshot.h"
+#include "tracer/attach/symbols.h"
 #include "ui/report.h"
 
 #ifndef PYDEADLOCK_PKGLIBDIR
@@ -47,11 +49,13 @@
 #define LOOK_COST_SHARE 20	/* ... and at most 1/20 of the time is spent looking */
 #define VICTIMS_MAX 32		/* victims named in the summary */
 #define NUDGE_LOOKS 3		/* a nudge: a look now, and again if need be */
+#define NUDGE_GAP_US 1000	/* ... this soon: the shim saw a cycle form */
 #define PARKED_FIRST_SHARE 4	/* parked waits still for 1/4 of --potential-after
 				 * get a full view (not before PARKED_FIRST_MS), */
 #define PARKED_FIRST_MS 100
 #define PARKED_MAX_MS 10000	/* then again at doubling gaps up to this */
 #define TREE_RESCAN_MS 1000	/* every process of the machine read this often */
+#define WARM_AFTER_MS 1000	/* a process this old gets its symbols loaded ahead */
 #define KILL_ROUNDS 50		/* the tree is killed until nothing is left */
 
 struct sup {
@@ -99,14 +103,6 @@ struct sup {
 	} victims[VICTIMS_MAX];
 	int n_victims, breaks;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
 
 /* The shim: $PYDEADLOCK_SHIM, next to a build tree's binary, or installed. */
 static int find_shim(const char *exe, char *out, size_t size)
@@ -921,6 +917,30 @@ static void follow_potential(struct sup *s, const struct process_model *pm,
 		act(s, pm, act_d, act_say);
 }
 
+/*
+ * While nothing is stuck, load ahead the symbols of one process that has
+ * lived WARM_AFTER_MS: a deadlock that forms later is then reported in a
+ * few ms, not 15 to 25 (libdw reading libpython's eval loop), and a short
+ * program pays nothing.
+ */
+static void warm_one(struct sup *s, uint64_t now)
+{
+	if (s->o->serial)
+		return;		/* nothing is attached to */
+	for (int i = 0; i < s->watch.n_procs; i++) {
+		struct watch_proc *p = &s->watch.procs[i];
+		int found;
+
+		if (p->warm || now - p->seen_ns < (uint64_t)WARM_AFTER_MS * 1000000u)
+			continue;
+		p->warm = true;
+		found = symbolizer_warm(p->pid);
+		debug_msg("warm: process %d, %d functions read ahead (%.3f ms)",
+			  (int)p->pid, found, (now_ns() - now) / 1e6);
+		return;
+	}
+}
+
 /* One look at the program, and what follows from it; true when it saw a
  * deadlock (certain or potential) worth looking at again soon. */
 static bool look(struct sup *s)
@@ -989,6 +1009,7 @@ static bool look(struct sup *s)
 		follow_potential(s, &pm, start);
 	} else if (!pm.n_deadlocks && !pm.n_potential) {
 		look_parked(s, &pm, start);
+		warm_one(s, start);
 	}
 	if (s->have_prev)
 		model_free(&s->prev);
@@ -1132,6 +1153,7 @@ int supervise(const struct run_options *o)
 	if (s.child == 0)
 		exec_program(o, &old, &pipe_action);
 	watch_init(&s.watch, s.child);
+	symbolizer_keep(true);	/* the same processes are looked at again and again */
 	s.next_look = now_ns() + (uint64_t)LOOK_MIN_MS * 1000000u;
 	while (!s.child_done) {
 		struct pollfd pfd = { s.sigfd, POLLIN, 0 };
@@ -1173,8 +1195,12 @@ int supervise(const struct run_options *o)
 			if (gap < (uint64_t)LOOK_MIN_MS * 1000000u)
 				gap = (uint64_t)LOOK_MIN_MS * 1000000u;
 			/* a deadlock seen that may be forming: still there? */
-			if (again || (s.nudged > 0 && s.nudged--))
+			if (s.nudged > 0) {
+				s.nudged--;
+				gap = (uint64_t)NUDGE_GAP_US * 1000u;
+			} else if (again) {
 				gap = (uint64_t)LOOK_CONFIRM_MS * 1000000u;
+			}
 			s.next_look = now_ns() + gap;
 		}
 	}
@@ -1193,6 +1219,7 @@ int supervise(const struct run_options *o)
 			records_svg(&s.orders, o->profile_svg);
 	}
 	watch_fini(&s.watch);
+	symbolizer_keep(false);
 	if (s.have_prev)
 		model_free(&s.prev);
 	free(s.acted);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "supervisor/watch.h"
 #include "tracer/attach/native_wait.h"
@@ -34,18 +35,26 @@ void watch_fini(struct watch *w)
 	memset(w, 0, sizeof(*w));
 }
 
-void watch_add(struct watch *w, pid_t pid)
+static void add(struct watch *w, pid_t pid, bool announced)
 {
 	for (int i = 0; i < w->n_procs; i++)
 		if (w->procs[i].pid == pid) {
 			w->procs[i].registry = 0;	/* a fork child: new */
+			if (announced) {	/* ... or an exec */
+				w->procs[i].seen_ns = now_ns();
+				w->procs[i].warm = false;
+			}
 			return;
 		}
 	if (w->n_procs == WATCH_MAX_PROCS)
 		return;
 	w->procs = xrealloc(w->procs, w->n_procs + 1, sizeof(*w->procs));
-	w->procs[w->n_procs].pid = pid;
-	w->procs[w->n_procs++].registry = 0;
+	w->procs[w->n_procs++] = (struct watch_proc){ .pid = pid, .seen_ns = now_ns() };
+}
+
+void watch_add(struct watch *w, pid_t pid)
+{
+	add(w, pid, true);
 }
 
 static bool alive(pid_t pid)
@@ -66,7 +75,7 @@ void watch_rescan_tree(struct watch *w)
 			w->procs[k++] = w->procs[i];
 	w->n_procs = k;
 	for (int i = 0; i < n; i++)
-		watch_add(w, tree[i]);
+		add(w, tree[i], false);
 	free(tree);
 }
 

@@ -19,6 +19,8 @@
 struct watch_proc {
 	pid_t pid;
 	uint64_t registry;	/* where its registry is, 0: none (yet) */
+	uint64_t seen_ns;	/* when it announced itself or was found */
+	bool warm;		/* its symbols loaded ahead (symbolizer_warm) */
 };
 
 struct watch {

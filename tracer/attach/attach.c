@@ -154,7 +154,7 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 	struct process_info *proc = model_add_process(pm, t->pid);
 	struct symbolizer *sym = t->core ? symbolizer_new_core(core_elf(t->core),
 							       core_exe(t->core))
-					 : symbolizer_new(t->pid, &t->ps.maps);
+					 : symbolizer_get(t->pid, &t->ps.maps);
 	struct unwinder *uw = t->core ? unwinder_new_core(&t->ps, symbolizer_dwfl(sym))
 				      : unwinder_new(&t->ps);
 	struct proc_stat st;
@@ -209,7 +209,10 @@ static void describe_process(struct attach_target *t, struct process_model *pm)
 		proc->python_why = xstrdup(t->pv.why);
 	if (t->ps.stopped_ns > pm->stopped_ns)
 		pm->stopped_ns = t->ps.stopped_ns;
-	symbolizer_free(sym);
+	if (t->core)
+		symbolizer_free(sym);
+	else
+		symbolizer_put(sym);
 	unwinder_free(uw);
 }
 

@@ -11,17 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "tracer/attach/snapshot.h"
 #include "tracer/attach/target_mem.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
 
 static struct thread_snapshot *find_thread(struct process_snapshot *ps,
 					   pid_t tid)

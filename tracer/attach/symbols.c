@@ -33,8 +33,32 @@ struct symbolizer {
 	pid_t pid;
 	Dwfl *dwfl;
 	struct inline_index *inlines;
+	char *maps;		/* the file mappings its modules came from */
+	unsigned long long start;	/* the process's start time; 0: not kept */
+	bool in_use;
+	int warmed;		/* functions symbolizer_warm() found */
 	struct symbol_entry cache[SYMBOL_CACHE_SIZE];
 };
+
+/*
+ * Symbolizers kept, one per live process, while symbolizer_keep() is on:
+ * pydeadlock run's supervisor looks at the same processes again and
+ * again, and the DWARF libdw loaded for a module (libpython's eval loop
+ * alone is most of an attach's time) stays loaded while it is mapped.
+ */
+#define KEPT_MAX 8
+static struct symbolizer *kept[KEPT_MAX];
+static bool keeping;
+
+static void entry_clear(struct symbol_entry *e)
+{
+	for (int i = 0; i < e->n_levels; i++) {
+		free(e->levels[i].function);
+		free(e->levels[i].file);
+	}
+	free(e->module);
+	memset(e, 0, sizeof(*e));
+}
 
 /*
  * Modules whose frames get no file:line.  Their separate debug information
@@ -99,16 +123,22 @@ static const Dwfl_Callbacks proc_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
-/* maps as /proc/PID/maps text, for libdwfl's reader; NULL if none. */
-static FILE *maps_text(const struct maps *m, char **buf, size_t *len)
+/* maps as /proc/PID/maps text, for libdwfl's reader: false if none.
+ * modules: only the mappings of files and the vDSO, what libdwfl makes
+ * modules of (threads' stacks and the heap come and go under them). */
+static bool maps_string(const struct maps *m, bool modules, char **buf, size_t *len)
 {
 	FILE *f;
 
+	*buf = NULL;
+	*len = 0;
 	if (!m || !m->n || !(f = open_memstream(buf, len)))
-		return NULL;
+		return false;
 	for (int i = 0; i < m->n; i++) {
 		const struct map_entry *e = &m->v[i];
 
+		if (modules && !e->inode && !(e->path && !strcmp(e->path, "[vdso]")))
+			continue;
 		fprintf(f, "%" PRIx64 "-%" PRIx64 " %s %08" PRIx64 " %02lx:%02lx %lu %s\n",
 			e->start, e->end, e->perms, e->offset, e->dev >> 20,
 			e->dev & 0xfffff, e->inode, e->path ? e->path : "");
@@ -116,50 +146,158 @@ static FILE *maps_text(const struct maps *m, char **buf, size_t *len)
 	if (fclose(f) || !*len) {
 		free(*buf);
 		*buf = NULL;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * (Re)report s's modules from maps (or /proc/PID/maps).  libdwfl keeps a
+ * module reported again with the same name and range, and what it loaded
+ * for it; the PCs and inline trees remembered here are dropped, as a
+ * module gone may leave its addresses to another.
+ */
+static int report_modules(struct symbolizer *s, char *text, size_t len)
+{
+	FILE *f = text ? fmemopen(text, len, "r") : NULL;
+	int rc;
+
+	for (int i = 0; i < SYMBOL_CACHE_SIZE; i++)
+		entry_clear(&s->cache[i]);
+	inline_index_free(s->inlines);
+	s->inlines = inline_index_new();
+	dwfl_report_begin(s->dwfl);
+	/* the mappings the stop read: the process may have ended since */
+	rc = f ? dwfl_linux_proc_maps_report(s->dwfl, f)
+	       : dwfl_linux_proc_report(s->dwfl, s->pid);
+	if (f)
+		fclose(f);
+	if (rc != 0) {
+		dwfl_report_end(s->dwfl, NULL, NULL);
+		return -1;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
+		return -1;
+	dwfl_getmodules(s->dwfl, module_owner, s, 0);
+	return 0;
+}
+
+static struct symbolizer *symbolizer_build(pid_t pid, char *text, size_t len)
+{
+	struct symbolizer *s = xcalloc(1, sizeof(*s));
+
+	s->pid = pid;
+	s->dwfl = dwfl_begin(&proc_callbacks);
+	if (!s->dwfl || report_modules(s, text, len) < 0) {
+		debug_msg("libdwfl: %s", dwfl_errmsg(-1));
+		symbolizer_free(s);
 		return NULL;
 	}
-	f = fmemopen(*buf, *len, "r");	/* a memstream is written only */
-	if (!f) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return f;
+	return s;
 }
 
 struct symbolizer *symbolizer_new(pid_t pid, const struct maps *maps)
 {
-	struct symbolizer *s = xcalloc(1, sizeof(*s));
 	char *text = NULL;
 	size_t len = 0;
-	FILE *f;
-	int rc;
+	struct symbolizer *s = maps_string(maps, false, &text, &len)
+			       ? symbolizer_build(pid, text, len)
+			       : symbolizer_build(pid, NULL, 0);
 
-	s->inlines = inline_index_new();
-	s->dwfl = dwfl_begin(&proc_callbacks);
-	if (!s->dwfl)
-		goto fail;
-	dwfl_report_begin(s->dwfl);
-	f = maps_text(maps, &text, &len);
-	/* the mappings the stop read: the process may have ended since */
-	rc = f ? dwfl_linux_proc_maps_report(s->dwfl, f)
-	       : dwfl_linux_proc_report(s->dwfl, pid);
-	if (f) {
-		fclose(f);
-		free(text);
-	}
-	if (rc != 0) {
-		dwfl_report_end(s->dwfl, NULL, NULL);
-		goto fail;
-	}
-	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
-		goto fail;
-	s->pid = pid;
-	dwfl_getmodules(s->dwfl, module_owner, s, 0);
+	free(text);
 	return s;
-fail:
-	debug_msg("libdwfl: %s", dwfl_errmsg(-1));
-	symbolizer_free(s);
-	return NULL;
+}
+
+static unsigned long long start_time(pid_t pid)
+{
+	struct proc_stat st;
+
+	return procfs_stat(pid, 0, &st) == 0 ? st.starttime + 1 : 0;
+}
+
+void symbolizer_keep(bool on)
+{
+	keeping = on;
+	for (int i = 0; !on && i < KEPT_MAX; i++)
+		if (kept[i] && !kept[i]->in_use) {
+			kept[i]->start = 0;
+			symbolizer_free(kept[i]);
+			kept[i] = NULL;
+		}
+}
+
+/* A slot for pid's symbolizer: its own, else a free one, else one whose
+ * process has ended, else the first not in use; -1 when all are. */
+static int kept_slot(pid_t pid, unsigned long long start)
+{
+	int slot = -1;
+
+	for (int i = 0; i < KEPT_MAX; i++)
+		if (kept[i] && kept[i]->pid == pid && kept[i]->start == start)
+			return i;
+	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
+		if (!kept[i])
+			slot = i;
+	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
+		if (!kept[i]->in_use && start_time(kept[i]->pid) != kept[i]->start)
+			slot = i;
+	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
+		if (!kept[i]->in_use)
+			slot = i;
+	if (slot >= 0 && kept[slot]) {
+		kept[slot]->start = 0;
+		symbolizer_free(kept[slot]);
+		kept[slot] = NULL;
+	}
+	return slot;
+}
+
+struct symbolizer *symbolizer_get(pid_t pid, const struct maps *maps)
+{
+	unsigned long long start = keeping ? start_time(pid) : 0;
+	struct maps now = { 0 };
+	char *text = NULL, *sig = NULL;
+	size_t len = 0, sig_len;
+	struct symbolizer *s = NULL;
+	int slot;
+
+	if (!start || (slot = kept_slot(pid, start)) < 0)
+		return symbolizer_new(pid, maps);
+	/* no stop's maps: the process's own, now */
+	if ((!maps || !maps->n) && procfs_maps(pid, &now) > 0)
+		maps = &now;
+	if (!maps_string(maps, true, &sig, &sig_len) ||
+	    !maps_string(maps, false, &text, &len))
+		goto out;
+	s = kept[slot];
+	/* the same modules: all it knows still holds */
+	if (s && strcmp(s->maps, sig) && report_modules(s, text, len) < 0) {
+		s->start = 0;
+		symbolizer_free(s);
+		s = kept[slot] = NULL;
+	}
+	if (!s && (s = symbolizer_build(pid, text, len)))
+		kept[slot] = s;
+	if (s) {
+		free(s->maps);
+		s->maps = sig;
+		sig = NULL;
+		s->start = start;
+		s->in_use = true;
+	}
+out:
+	free(sig);
+	free(text);
+	maps_free(&now);
+	return s ? s : symbolizer_new(pid, maps);
+}
+
+void symbolizer_put(struct symbolizer *s)
+{
+	if (s && s->start)
+		s->in_use = false;
+	else
+		symbolizer_free(s);
 }
 
 static const Dwfl_Callbacks core_callbacks = {
@@ -198,16 +336,6 @@ void *symbolizer_dwfl(struct symbolizer *s)
 	return s ? s->dwfl : NULL;
 }
 
-static void entry_clear(struct symbol_entry *e)
-{
-	for (int i = 0; i < e->n_levels; i++) {
-		free(e->levels[i].function);
-		free(e->levels[i].file);
-	}
-	free(e->module);
-	memset(e, 0, sizeof(*e));
-}
-
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
@@ -217,6 +345,7 @@ void symbolizer_free(struct symbolizer *s)
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	inline_index_free(s->inlines);
+	free(s->maps);
 	free(s);
 }
 
@@ -352,4 +481,83 @@ void symbolizer_add_frames(struct symbolizer *s, uint64_t pc, bool is_return,
 		f->line = e->levels[i].line;
 		f->inlined = i < e->n_levels - 1;
 	}
+}
+
+/*
+ * Functions on the stacks of CPython's threads, running or waiting (and
+ * the shim's, where they wait under pydeadlock run): their compilation
+ * units (the eval loop's is libpython's largest) are what the first look
+ * at a stuck Python program reads, about 10 ms of libdw's work.  In a
+ * module without debug information they only get its symbols sorted.
+ */
+static const char *const warm_functions[] = {
+	"_PyEval_EvalFrameDefault", "PyThread_acquire_lock_timed", "take_gil",
+	"acquire_timed", "_PySemaphore_Wait", "_PyMutex_LockTimed",
+	"_PyObject_Call", "method_vectorcall_VARARGS_KEYWORDS",
+	"run_eval_code_obj", "pymain_run_python", "pythread_wrapper",
+	"sem_wait", "pthread_mutex_lock",
+};
+
+/*
+ * Only the modules such code is in: the interpreter (libpython, or a
+ * static python executable), the C library, the shim.  Not every module:
+ * one large library (a machine-learning framework's is hundreds of MB)
+ * would hold the supervisor for seconds.
+ */
+static bool warm_module_named(const char *name)
+{
+	static const char *const prefixes[] = {
+		"libpython", "python", "libc.so", "libpydeadlock",
+	};
+
+	for (size_t i = 0; name && i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+static int warm_module(Dwfl_Module *mod, void **userdata, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	struct symbolizer *s = arg;
+	int n = dwfl_module_getsymtab(mod);
+	struct symbol_entry e;
+	GElf_Off off;
+	GElf_Sym sym;
+
+	(void)userdata;
+	if (!warm_module_named(base_name(name)))
+		return DWARF_CB_OK;
+	/* a first lookup sorts the module's symbols */
+	(void)dwfl_module_addrinfo(mod, start, &off, &sym, NULL, NULL, NULL);
+	for (int i = 1; i < n; i++) {
+		GElf_Addr addr;
+		const char *fn = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							 NULL, NULL, NULL);
+
+		if (!fn || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size)
+			continue;
+		for (size_t k = 0; k < sizeof(warm_functions) / sizeof(*warm_functions); k++)
+			if (!strcmp(fn, warm_functions[k])) {
+				memset(&e, 0, sizeof(e));
+				resolve(s, addr, &e);
+				entry_clear(&e);
+				s->warmed++;
+			}
+	}
+	return DWARF_CB_OK;
+}
+
+int symbolizer_warm(pid_t pid)
+{
+	struct symbolizer *s = keeping ? symbolizer_get(pid, NULL) : NULL;
+	int found;
+
+	if (!s)
+		return -1;
+	s->warmed = 0;
+	dwfl_getmodules(s->dwfl, warm_module, s, 0);
+	found = s->warmed;
+	symbolizer_put(s);
+	return found;
 }

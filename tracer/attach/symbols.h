@@ -25,6 +25,25 @@ struct symbolizer *symbolizer_new(pid_t pid, const struct maps *maps);
  * executable's path given when known; NULL on failure. */
 struct symbolizer *symbolizer_new_core(void *core_elf, const char *exe);
 void symbolizer_free(struct symbolizer *s);
+
+/*
+ * While on, symbolizer_get() keeps one symbolizer per live process, so
+ * that what libdw loaded stays loaded for the next look at it; off frees
+ * those not in use.  For a tool that looks at its processes many times.
+ */
+void symbolizer_keep(bool on);
+/* Like symbolizer_new, but the kept one of pid when there is one (its
+ * modules brought up to date with maps); give it back with _put. */
+struct symbolizer *symbolizer_get(pid_t pid, const struct maps *maps);
+void symbolizer_put(struct symbolizer *s);
+/*
+ * Load ahead, into pid's kept symbolizer (symbolizer_keep on), each
+ * module's symbols and the debug information of the code where CPython's
+ * threads run and wait, while nothing waits for it: the first look at a
+ * stuck program then costs a few ms, not tens.  How many such functions
+ * it found, -1 when it could not.
+ */
+int symbolizer_warm(pid_t pid);
 /* libdwfl's session (a Dwfl *), for unwinding a core's threads. */
 void *symbolizer_dwfl(struct symbolizer *s);
 
