@@ -8,8 +8,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pydeadlock-test.XXXXXX")
 STARTED=""
 
 cleanup() {
-	# only our own children still running: a reaped PID may be reused
+	# only our own children still running: a reaped PID may be reused.
+	# TERM first: a pydeadlock run ends its program's tree on it
+	left=""
 	for p in $STARTED; do
+		[ "$(awk '{ print $4 }' /proc/"$p"/stat 2>/dev/null)" = "$$" ] &&
+			kill -TERM "$p" 2>/dev/null && left="$left $p"
+	done
+	[ -n "$left" ] && sleep 0.2
+	for p in $left; do
 		[ "$(awk '{ print $4 }' /proc/"$p"/stat 2>/dev/null)" = "$$" ] &&
 			kill -KILL "$p" 2>/dev/null
 	done
