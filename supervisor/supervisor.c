@@ -91,8 +91,9 @@ struct sup {
 	uint64_t unproved_key, unproved_next, unproved_gap;
 	char *parked_said;	/* the last potential said of them */
 	int confirms;		/* looks in a row LOOK_CONFIRM_MS apart */
-	int nudged;		/* looks left, LOOK_CONFIRM_MS apart, that the
+	int nudged;		/* looks left, NUDGE_GAP_US apart, that the
 				 * shim asked for */
+	uint64_t nudged_at;	/* when it last asked */
 	/* under break: the deadlocks reported in full (their waits' objects),
 	 * and the victims, for the summary at the end */
 	struct registry_seen reported;
@@ -481,6 +482,7 @@ static void on_signal(struct sup *s, const struct signalfd_siginfo *si)
 		 * in the kernel yet */
 		s->next_look = 0;
 		s->nudged = NUDGE_LOOKS;
+		s->nudged_at = now_ns();
 	} else if (++s->term_signals == 1) {
 		/* a terminal's signal reached the whole process group, the
 		 * program too; one sent to us alone is passed on */
@@ -1199,7 +1201,12 @@ int supervise(const struct run_options *o)
 				s.nudged--;
 				gap = (uint64_t)NUDGE_GAP_US * 1000u;
 			} else if (again) {
-				gap = (uint64_t)LOOK_CONFIRM_MS * 1000000u;
+				/* seen at the end of a nudge's looks (the shim
+				 * asked as the cycle's first wait began): the
+				 * nudge's pace still */
+				gap = now_ns() - s.nudged_at < (uint64_t)LOOK_CONFIRM_MS * 1000000u
+				      ? (uint64_t)NUDGE_GAP_US * 1000u
+				      : (uint64_t)LOOK_CONFIRM_MS * 1000000u;
 			}
 			s.next_look = now_ns() + gap;
 		}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -34,21 +35,26 @@ struct symbolizer {
 	Dwfl *dwfl;
 	struct inline_index *inlines;
 	char *maps;		/* the file mappings its modules came from */
-	unsigned long long start;	/* the process's start time; 0: not kept */
-	bool in_use;
-	int warmed;		/* functions symbolizer_warm() found */
+	dev_t root_dev;		/* ... as seen from this root directory */
+	ino_t root_ino;
+	bool kept, in_use;
+	uint64_t used;		/* when last got, in gets */
+	int warmed;		/* functions symbolizer_warm() found, -1: not yet */
 	struct symbol_entry cache[SYMBOL_CACHE_SIZE];
 };
 
 /*
- * Symbolizers kept, one per live process, while symbolizer_keep() is on:
- * pydeadlock run's supervisor looks at the same processes again and
- * again, and the DWARF libdw loaded for a module (libpython's eval loop
- * alone is most of an attach's time) stays loaded while it is mapped.
+ * Symbolizers kept while symbolizer_keep() is on: pydeadlock run's
+ * supervisor looks at the same processes again and again, and the DWARF
+ * libdw loaded for a module (libpython's eval loop alone is most of an
+ * attach's time) stays loaded while it is mapped.  One serves every
+ * process with the same files mapped at the same addresses (a fork's
+ * children: a pool of workers costs one).
  */
 #define KEPT_MAX 8
 static struct symbolizer *kept[KEPT_MAX];
 static bool keeping;
+static uint64_t gets;
 
 static void entry_clear(struct symbol_entry *e)
 {
@@ -152,20 +158,44 @@ static bool maps_string(const struct maps *m, bool modules, char **buf, size_t *
 }
 
 /*
+ * Is every line of old also in new?  Both list mappings in address order,
+ * one a line, so one pass over each.
+ */
+static bool lines_kept(const char *old, const char *new)
+{
+	while (*old) {
+		size_t n = strcspn(old, "\n") + 1;
+
+		while (*new && strncmp(new, old, n))
+			new += strcspn(new, "\n") + 1;
+		if (!*new)
+			return false;
+		old += n;
+		new += n;
+	}
+	return true;
+}
+
+/*
  * (Re)report s's modules from maps (or /proc/PID/maps).  libdwfl keeps a
  * module reported again with the same name and range, and what it loaded
- * for it; the PCs and inline trees remembered here are dropped, as a
- * module gone may leave its addresses to another.
+ * for it.  Unless every module is still there (modules added only, as by
+ * an import), the PCs and inline trees remembered here are dropped, as a
+ * module gone may leave its addresses to another; sig: the new modules.
  */
-static int report_modules(struct symbolizer *s, char *text, size_t len)
+static int report_modules(struct symbolizer *s, char *text, size_t len,
+			  const char *sig)
 {
 	FILE *f = text ? fmemopen(text, len, "r") : NULL;
 	int rc;
 
-	for (int i = 0; i < SYMBOL_CACHE_SIZE; i++)
-		entry_clear(&s->cache[i]);
-	inline_index_free(s->inlines);
-	s->inlines = inline_index_new();
+	if (!s->maps || !sig || !lines_kept(s->maps, sig)) {
+		for (int i = 0; i < SYMBOL_CACHE_SIZE; i++)
+			entry_clear(&s->cache[i]);
+		inline_index_free(s->inlines);
+		s->inlines = inline_index_new();
+		s->warmed = -1;
+	}
 	dwfl_report_begin(s->dwfl);
 	/* the mappings the stop read: the process may have ended since */
 	rc = f ? dwfl_linux_proc_maps_report(s->dwfl, f)
@@ -188,7 +218,7 @@ static struct symbolizer *symbolizer_build(pid_t pid, char *text, size_t len)
 
 	s->pid = pid;
 	s->dwfl = dwfl_begin(&proc_callbacks);
-	if (!s->dwfl || report_modules(s, text, len) < 0) {
+	if (!s->dwfl || report_modules(s, text, len, NULL) < 0) {
 		debug_msg("libdwfl: %s", dwfl_errmsg(-1));
 		symbolizer_free(s);
 		return NULL;
@@ -208,82 +238,105 @@ struct symbolizer *symbolizer_new(pid_t pid, const struct maps *maps)
 	return s;
 }
 
-static unsigned long long start_time(pid_t pid)
+/* The process's root directory (a container's differs): its files are
+ * read through it. */
+static bool root_of(pid_t pid, dev_t *dev, ino_t *ino)
 {
-	struct proc_stat st;
+	char path[64];
+	struct stat st;
 
-	return procfs_stat(pid, 0, &st) == 0 ? st.starttime + 1 : 0;
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	if (stat(path, &st) < 0)
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
+static void kept_free(int i)
+{
+	symbolizer_free(kept[i]);
+	kept[i] = NULL;
 }
 
 void symbolizer_keep(bool on)
 {
 	keeping = on;
 	for (int i = 0; !on && i < KEPT_MAX; i++)
-		if (kept[i] && !kept[i]->in_use) {
-			kept[i]->start = 0;
-			symbolizer_free(kept[i]);
-			kept[i] = NULL;
-		}
+		if (kept[i] && !kept[i]->in_use)
+			kept_free(i);
 }
 
-/* A slot for pid's symbolizer: its own, else a free one, else one whose
- * process has ended, else the first not in use; -1 when all are. */
-static int kept_slot(pid_t pid, unsigned long long start)
+/*
+ * The kept symbolizer for these modules (sig) under this root, else a
+ * slot to put one in: a free one, else the one unused longest, whose
+ * modules libdwfl keeps where they are the same; -1 when all are in use.
+ */
+static int kept_find(const char *sig, dev_t dev, ino_t ino, bool *same)
 {
 	int slot = -1;
 
+	*same = false;
 	for (int i = 0; i < KEPT_MAX; i++)
-		if (kept[i] && kept[i]->pid == pid && kept[i]->start == start)
+		if (kept[i] && !kept[i]->in_use && kept[i]->root_dev == dev &&
+		    kept[i]->root_ino == ino && !strcmp(kept[i]->maps, sig)) {
+			*same = true;
 			return i;
-	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
+		}
+	for (int i = 0; i < KEPT_MAX; i++) {
 		if (!kept[i])
+			return i;
+		if (!kept[i]->in_use && (slot < 0 || kept[i]->used < kept[slot]->used))
 			slot = i;
-	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
-		if (!kept[i]->in_use && start_time(kept[i]->pid) != kept[i]->start)
-			slot = i;
-	for (int i = 0; i < KEPT_MAX && slot < 0; i++)
-		if (!kept[i]->in_use)
-			slot = i;
-	if (slot >= 0 && kept[slot]) {
-		kept[slot]->start = 0;
-		symbolizer_free(kept[slot]);
-		kept[slot] = NULL;
 	}
+	if (slot >= 0 && (kept[slot]->root_dev != dev || kept[slot]->root_ino != ino))
+		kept_free(slot);	/* another root: nothing to share */
 	return slot;
 }
 
 struct symbolizer *symbolizer_get(pid_t pid, const struct maps *maps)
 {
-	unsigned long long start = keeping ? start_time(pid) : 0;
 	struct maps now = { 0 };
 	char *text = NULL, *sig = NULL;
 	size_t len = 0, sig_len;
 	struct symbolizer *s = NULL;
+	bool same;
+	dev_t dev;
+	ino_t ino;
 	int slot;
 
-	if (!start || (slot = kept_slot(pid, start)) < 0)
+	if (!keeping || !root_of(pid, &dev, &ino))
 		return symbolizer_new(pid, maps);
 	/* no stop's maps: the process's own, now */
 	if ((!maps || !maps->n) && procfs_maps(pid, &now) > 0)
 		maps = &now;
 	if (!maps_string(maps, true, &sig, &sig_len) ||
-	    !maps_string(maps, false, &text, &len))
+	    !maps_string(maps, false, &text, &len) ||
+	    (slot = kept_find(sig, dev, ino, &same)) < 0)
 		goto out;
 	s = kept[slot];
-	/* the same modules: all it knows still holds */
-	if (s && strcmp(s->maps, sig) && report_modules(s, text, len) < 0) {
-		s->start = 0;
-		symbolizer_free(s);
-		s = kept[slot] = NULL;
-	}
-	if (!s && (s = symbolizer_build(pid, text, len)))
-		kept[slot] = s;
 	if (s) {
-		free(s->maps);
-		s->maps = sig;
-		sig = NULL;
-		s->start = start;
+		s->pid = pid;	/* whose root its files are read through */
+		if (!same && report_modules(s, text, len, sig) < 0) {
+			kept_free(slot);
+			s = NULL;
+		}
+	}
+	if (!s && (s = symbolizer_build(pid, text, len))) {
+		kept[slot] = s;
+		s->kept = true;
+		s->warmed = -1;
+		s->root_dev = dev;
+		s->root_ino = ino;
+	}
+	if (s) {
+		if (!same) {
+			free(s->maps);
+			s->maps = sig;
+			sig = NULL;
+		}
 		s->in_use = true;
+		s->used = ++gets;
 	}
 out:
 	free(sig);
@@ -294,7 +347,7 @@ out:
 
 void symbolizer_put(struct symbolizer *s)
 {
-	if (s && s->start)
+	if (s && s->kept)
 		s->in_use = false;
 	else
 		symbolizer_free(s);
@@ -555,8 +608,10 @@ int symbolizer_warm(pid_t pid)
 
 	if (!s)
 		return -1;
-	s->warmed = 0;
-	dwfl_getmodules(s->dwfl, warm_module, s, 0);
+	if (s->warmed < 0) {	/* not yet, for these modules */
+		s->warmed = 0;
+		dwfl_getmodules(s->dwfl, warm_module, s, 0);
+	}
 	found = s->warmed;
 	symbolizer_put(s);
 	return found;
