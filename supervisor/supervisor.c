@@ -920,13 +920,35 @@ static void follow_potential(struct sup *s, const struct process_model *pm,
 }
 
 /*
+ * What a look at a stuck program under the shim reads first: the
+ * interpreter (libpython, or a static python executable), the C library
+ * and the shim, and in them the functions on the stacks of CPython's
+ * threads, running or waiting, and the shim's waits (their compilation
+ * units: the eval loop's is libpython's largest).  Not every module: one
+ * large library (a machine-learning framework's is hundreds of MB) would
+ * hold the supervisor for seconds.
+ */
+static const char *const warm_modules[] = {
+	"libpython", "python", "libc.so", "libpydeadlock", NULL,
+};
+static const char *const warm_functions[] = {
+	"_PyEval_EvalFrameDefault", "PyThread_acquire_lock_timed", "take_gil",
+	"acquire_timed", "_PySemaphore_Wait", "_PyMutex_LockTimed",
+	"_PyObject_Call", "method_vectorcall_VARARGS_KEYWORDS",
+	"run_eval_code_obj", "pymain_run_python", "pythread_wrapper",
+	"sem_wait", "pthread_mutex_lock", NULL,
+};
+
+/*
  * While nothing is stuck, load ahead the symbols of one process that has
- * lived WARM_AFTER_MS: a deadlock that forms later is then reported in a
- * few ms, not 15 to 25 (libdw reading libpython's eval loop), and a short
- * program pays nothing.
+ * lived WARM_AFTER_MS: a deadlock that forms later is then reported in
+ * about 10 ms, not 20 to 25 (libdw reading libpython's eval loop), and a
+ * short program pays nothing.
  */
 static void warm_one(struct sup *s, uint64_t now)
 {
+	static const struct symbol_warmth warmth = { warm_modules, warm_functions };
+
 	if (s->o->serial)
 		return;		/* nothing is attached to */
 	for (int i = 0; i < s->watch.n_procs; i++) {
@@ -936,7 +958,7 @@ static void warm_one(struct sup *s, uint64_t now)
 		if (p->warm || now - p->seen_ns < (uint64_t)WARM_AFTER_MS * 1000000u)
 			continue;
 		p->warm = true;
-		found = symbolizer_warm(p->pid);
+		found = symbolizer_warm(p->pid, &warmth);
 		debug_msg("warm: process %d, %d functions read ahead (%.3f ms)",
 			  (int)p->pid, found, (now_ns() - now) / 1e6);
 		return;

@@ -536,35 +536,16 @@ void symbolizer_add_frames(struct symbolizer *s, uint64_t pc, bool is_return,
 	}
 }
 
-/*
- * Functions on the stacks of CPython's threads, running or waiting (and
- * the shim's, where they wait under pydeadlock run): their compilation
- * units (the eval loop's is libpython's largest) are what the first look
- * at a stuck Python program reads, about 10 ms of libdw's work.  In a
- * module without debug information they only get its symbols sorted.
- */
-static const char *const warm_functions[] = {
-	"_PyEval_EvalFrameDefault", "PyThread_acquire_lock_timed", "take_gil",
-	"acquire_timed", "_PySemaphore_Wait", "_PyMutex_LockTimed",
-	"_PyObject_Call", "method_vectorcall_VARARGS_KEYWORDS",
-	"run_eval_code_obj", "pymain_run_python", "pythread_wrapper",
-	"sem_wait", "pthread_mutex_lock",
+/* What symbolizer_warm() reads ahead, for the module being walked. */
+struct warm_walk {
+	struct symbolizer *s;
+	const struct symbol_warmth *w;
 };
 
-/*
- * Only the modules such code is in: the interpreter (libpython, or a
- * static python executable), the C library, the shim.  Not every module:
- * one large library (a machine-learning framework's is hundreds of MB)
- * would hold the supervisor for seconds.
- */
-static bool warm_module_named(const char *name)
+static bool name_listed(const char *name, const char *const *list, bool prefix)
 {
-	static const char *const prefixes[] = {
-		"libpython", "python", "libc.so", "libpydeadlock",
-	};
-
-	for (size_t i = 0; name && i < sizeof(prefixes) / sizeof(*prefixes); i++)
-		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+	for (; name && *list; list++)
+		if (prefix ? !strncmp(name, *list, strlen(*list)) : !strcmp(name, *list))
 			return true;
 	return false;
 }
@@ -572,14 +553,14 @@ static bool warm_module_named(const char *name)
 static int warm_module(Dwfl_Module *mod, void **userdata, const char *name,
 		       Dwarf_Addr start, void *arg)
 {
-	struct symbolizer *s = arg;
+	struct warm_walk *walk = arg;
 	int n = dwfl_module_getsymtab(mod);
 	struct symbol_entry e;
 	GElf_Off off;
 	GElf_Sym sym;
 
 	(void)userdata;
-	if (!warm_module_named(base_name(name)))
+	if (!name_listed(base_name(name), walk->w->modules, true))
 		return DWARF_CB_OK;
 	/* a first lookup sorts the module's symbols */
 	(void)dwfl_module_addrinfo(mod, start, &off, &sym, NULL, NULL, NULL);
@@ -588,29 +569,28 @@ static int warm_module(Dwfl_Module *mod, void **userdata, const char *name,
 		const char *fn = dwfl_module_getsym_info(mod, i, &sym, &addr,
 							 NULL, NULL, NULL);
 
-		if (!fn || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size)
+		if (!fn || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_size ||
+		    !name_listed(fn, walk->w->functions, false))
 			continue;
-		for (size_t k = 0; k < sizeof(warm_functions) / sizeof(*warm_functions); k++)
-			if (!strcmp(fn, warm_functions[k])) {
-				memset(&e, 0, sizeof(e));
-				resolve(s, addr, &e);
-				entry_clear(&e);
-				s->warmed++;
-			}
+		memset(&e, 0, sizeof(e));
+		resolve(walk->s, addr, &e);
+		entry_clear(&e);
+		walk->s->warmed++;
 	}
 	return DWARF_CB_OK;
 }
 
-int symbolizer_warm(pid_t pid)
+int symbolizer_warm(pid_t pid, const struct symbol_warmth *w)
 {
 	struct symbolizer *s = keeping ? symbolizer_get(pid, NULL) : NULL;
+	struct warm_walk walk = { s, w };
 	int found;
 
 	if (!s)
 		return -1;
 	if (s->warmed < 0) {	/* not yet, for these modules */
 		s->warmed = 0;
-		dwfl_getmodules(s->dwfl, warm_module, s, 0);
+		dwfl_getmodules(s->dwfl, warm_module, &walk, 0);
 	}
 	found = s->warmed;
 	symbolizer_put(s);

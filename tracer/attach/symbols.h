@@ -36,14 +36,21 @@ void symbolizer_keep(bool on);
  * modules brought up to date with maps); give it back with _put. */
 struct symbolizer *symbolizer_get(pid_t pid, const struct maps *maps);
 void symbolizer_put(struct symbolizer *s);
+/* What to read ahead: NULL-ended lists of module name prefixes (only
+ * those modules are walked) and of function names in them. */
+struct symbol_warmth {
+	const char *const *modules;
+	const char *const *functions;
+};
+
 /*
- * Load ahead, into pid's kept symbolizer (symbolizer_keep on), each
- * module's symbols and the debug information of the code where CPython's
- * threads run and wait, while nothing waits for it: the first look at a
- * stuck program then costs a few ms, not tens.  How many such functions
- * it found, -1 when it could not.
+ * Load ahead, into pid's kept symbolizer (symbolizer_keep on), the
+ * symbols of w's modules and the debug information of w's functions,
+ * while nothing waits for it, so that the first look at a stuck program
+ * costs a few ms, not tens.  Once per set of modules; how many such
+ * functions it found, -1 when it could not.
  */
-int symbolizer_warm(pid_t pid);
+int symbolizer_warm(pid_t pid, const struct symbol_warmth *w);
 /* libdwfl's session (a Dwfl *), for unwinding a core's threads. */
 void *symbolizer_dwfl(struct symbolizer *s);
 
