@@ -561,6 +561,14 @@ static void *watchdog(void *arg)
 		int cur;
 
 		futex(&never, FUTEX_WAIT, 0, &tick);
+		/*
+		 * No thread of the program left (a main thread that called
+		 * pthread_exit, or a fork child's one thread, returned): the
+		 * process must end as it would without us, by glibc's exit
+		 * after its last thread, and not be kept alive by this one.
+		 */
+		if (atomic_load(&S.alive) == 0)
+			return NULL;
 		lock();
 		cur = atomic_load(&S.current);
 		if (cur < 0 && !S.replay && earliest() && earliest() <= vnow()) {

@@ -1,8 +1,13 @@
 """Threads in a forked child, under --serial: the child gets its own
-scheduler and ends normally; so does the parent."""
+scheduler and ends normally; so does the parent.  Then a fork from a
+worker thread, whose child ends when that thread returns."""
 import os
 import queue
 import threading
+import warnings
+
+# 3.12+ warns of a fork in a process with threads: this one means it
+warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def work(tag):
@@ -21,3 +26,21 @@ if pid == 0:
     os._exit(0)
 _, status = os.waitpid(pid, 0)
 print(*work("parent"), os.waitstatus_to_exitcode(status), flush=True)
+
+
+# A fork from a worker thread, as CPython's test_threading
+# test_3_join_in_forked_from_thread does: in the child that thread is the
+# only one, and its return ends the child (glibc exits after a process's
+# last thread), which the scheduler's own thread must not prevent.
+def fork_in_worker():
+    pid = os.fork()
+    if pid == 0:
+        print(*work("worker's child"), flush=True)
+        return
+    _, status = os.waitpid(pid, 0)
+    print("worker's child ended", os.waitstatus_to_exitcode(status), flush=True)
+
+
+w = threading.Thread(target=fork_in_worker)
+w.start()
+w.join()
