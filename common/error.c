@@ -66,10 +66,9 @@ void error_msg_and_die(const char *fmt, ...)
 
 void debug_msg(const char *fmt, ...)
 {
-	va_list ap;
-
 	struct timespec ts;
 	char kind[48];
+	va_list ap;
 
 	if (!debug_enabled)
 		return;
