@@ -115,6 +115,10 @@ bool shim_python_where(uint64_t code, int64_t lasti, char *where, size_t size,
 		       char *site, size_t site_size);
 int shim_python_stack_text(char *out, size_t size, int max);
 bool shim_python_blocking_call(uint64_t code, int64_t lasti);
+/* The profile's name for the calling thread: the function its Python
+ * stack started in, outside threading.py (a Thread's target); false when
+ * there is none yet. */
+bool shim_python_entry(char *out, size_t size);
 /* What the calling thread's Lock wait is for (enum py_wait_for), when
  * threading.py waits on one for it. */
 int shim_python_wait_kind(void);

@@ -37,6 +37,7 @@
 #define PROF_RECORD (8u << 20)	/* one process's record for run */
 #define PROF_SVG_ROW 18		/* pixels per thread in the timeline */
 #define PROF_SVG_WIDTH 1000
+#define PROF_NAME_TRIES 64	/* waits at which a thread's Python function is looked for */
 
 struct span {
 	uint64_t start, end;
@@ -46,6 +47,8 @@ struct span {
 struct prof_thread {
 	int32_t tid;
 	char name[16];
+	char function[48];	/* where its Python began (a Thread's target) */
+	uint32_t function_tries;
 	uint64_t born, died, cpu;
 	uint64_t cpu0;		/* its CPU time when first seen */
 	uint64_t wait[PROF_STATES];
@@ -212,6 +215,13 @@ void shim_profile_acquired(uint64_t addr)
 static void account(struct prof_thread *t, enum prof_state st, uint64_t start,
 		    uint64_t end)
 {
+	/* named by its Python function, once it has run one (threading's
+	 * own frames come first) */
+	if (!t->function[0] && t->function_tries < PROF_NAME_TRIES) {
+		t->function_tries++;
+		if (!shim_python_entry(t->function, sizeof(t->function)))
+			t->function[0] = '\0';
+	}
 	t->wait[st] += end - start;
 	if (end - start < PROF_SPAN_MIN_NS)
 		return;
@@ -456,7 +466,7 @@ static void svg_out(struct shim_text *svg, uint64_t start, uint64_t end, int row
 		uint64_t d = t->died ? t->died : end;
 
 		shim_text_put(svg, "<text x=\"4\" y=\"%.0f\">%d ", y + 12, t->tid);
-		put_xml_str(svg, t->name);
+		put_xml_str(svg, t->function[0] ? t->function : t->name);
 		shim_text_put(svg, "</text>\n<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\" fill=\"#8fd18f\"><title>not waiting</title></rect>\n",
 		    210 + (double)(b - start) * scale, y,
 		    (double)(d > b ? d - b : 0) * scale, PROF_SVG_ROW - 4);
@@ -578,12 +588,17 @@ void shim_profile_flush(void)
 
 			if (i < 2 * PROF_SHOWN)
 				shim_text_put(&text, "    %-8d %-13.13s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
-				    t->tid, t->name, ms(alive), ms(t->cpu), ms(t->wait[PROF_GIL]),
+				    t->tid, t->function[0] ? t->function : t->name, ms(alive), ms(t->cpu), ms(t->wait[PROF_GIL]),
 				    ms(t->wait[PROF_LOCK]), ms(t->wait[PROF_COND]),
 				    ms(t->wait[PROF_JOIN]), ms(t->wait[PROF_IO]),
 				    ms(t->wait[PROF_SLEEP]));
 			shim_text_put(&json, "%s{\"tid\": %d, \"name\": ", i ? ", " : "", t->tid);
 			shim_text_json(&json, t->name);
+			shim_text_put(&json, ", \"function\": ");
+			if (t->function[0])
+				shim_text_json(&json, t->function);
+			else
+				shim_text_put(&json, "null");
 			shim_text_put(&json, ", \"alive_ns\": %llu, \"cpu_ns\": %llu",
 			    (unsigned long long)alive, (unsigned long long)t->cpu);
 			for (int st = 0; st < PROF_STATES; st++)

@@ -437,6 +437,32 @@ int shim_python_stack_text(char *out, size_t size, int max)
 	return n;
 }
 
+bool shim_python_entry(char *out, size_t size)
+{
+	uint64_t tstate, frame, entry = 0;
+
+	if (!python_ready() || !(tstate = (uint64_t)(uintptr_t)tstate_get()))
+		return false;
+	frame = current_frame(tstate);
+	for (int hops = 0; frame && hops < 1024; hops++) {
+		uint64_t c = word_at(frame, layout->frame_code);
+
+		uint64_t file = c ? word_at(c, layout->code_filename) : 0;
+
+		/* not threading's frames, nor the import machinery's (a main
+		 * thread's first waits are in its start-up imports) */
+		if (c && !(layout->frame_interp &&
+			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK) &&
+		    !str_ends(file, "/threading.py") && !str_starts(file, "<frozen "))
+			entry = c;	/* the outermost so far */
+		frame = word_at(frame, layout->frame_back);
+	}
+	if (!entry)
+		return false;
+	safe_str(safe_word(entry + layout->code_name), out, size);
+	return strcmp(out, "?") != 0;
+}
+
 int shim_python_wait_kind(void)
 {
 	uint64_t tstate, frame, code, name, len;
