@@ -491,7 +491,8 @@ void shim_profile_flush(void)
 	static bool taken[LO_CLASSES];
 	struct shim_text text = { 0 }, json = { 0 }, svg = { 0 }, rec = { 0 };
 	uint32_t n;
-	int shown = 0, c, rows;
+	int shown = 0, waited = 0, c, rows;
+	uint64_t quiet = 0, quiet_acq = 0;	/* lock places never waited for */
 	char comm[17] = "";
 	char *mem;
 
@@ -556,11 +557,13 @@ void shim_profile_flush(void)
 			char name[256];
 
 			shim_order_class_name((uint32_t)c, name, sizeof(name));
-			if (shown < PROF_SHOWN)
+			if (w && waited < PROF_SHOWN) {	/* the rest: counted below */
+				waited++;
 				shim_text_put(&text, "    %-50s %10llu %9llu %11.1f %10.3f %10.1f\n",
 				    tail(name, 50), (unsigned long long)atomic_load(&k->acquired),
 				    (unsigned long long)w, ms(ns), ms(ns) / (double)(w ? w : 1),
 				    ms(atomic_load(&k->max)));
+			}
 			shim_text_put(&locks, "%s{\"class\": ", shown ? ", " : "");
 			shim_text_json(&locks, name);
 			shim_text_put(&locks, ", \"acquired\": %llu, \"waits\": %llu, \"wait_ns\": %llu, \"max_ns\": %llu}",
@@ -571,6 +574,17 @@ void shim_profile_flush(void)
 		}
 		if (!shown)
 			shim_text_put(&text, "    (none)\n");
+		else if (!waited)
+			shim_text_put(&text, "    (no thread waited for any)\n");
+		for (c = 0; c < (int)LO_CLASSES; c++)
+			if (atomic_load(&prof->classes[c].acquired) &&
+			    !atomic_load(&prof->classes[c].contended)) {
+				quiet++;
+				quiet_acq += atomic_load(&prof->classes[c].acquired);
+			}
+		if (quiet)
+			shim_text_put(&text, "    (and %llu places whose locks no thread waited for, %llu acquisitions)\n",
+			    (unsigned long long)quiet, (unsigned long long)quiet_acq);
 		if (unknown)
 			shim_text_put(&text, "    (and %llu acquisitions of locks made before the profile, or beyond its tables)\n",
 			    (unsigned long long)unknown);
