@@ -324,8 +324,7 @@ struct symbolizer *symbolizer_get(pid_t pid, const struct maps *maps)
 	}
 	if (!s && (s = symbolizer_build(pid, text, len))) {
 		kept[slot] = s;
-		s->kept = true;
-		s->warmed = -1;
+		s->kept = true;	/* warmed: -1, as report_modules left it */
 		s->root_dev = dev;
 		s->root_ino = ino;
 	}

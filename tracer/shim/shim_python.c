@@ -168,16 +168,28 @@ static int frame_opcode(uint64_t code, int64_t lasti)
 	return -1;
 }
 
+/* Is this 3.12+'s entry marker frame (no program code)? */
+static bool entry_marker(uint64_t frame)
+{
+	return layout->frame_interp &&
+	       byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK;
+}
+
 /* The frame that called this one, skipping 3.12+'s entry markers. */
 static uint64_t frame_caller(uint64_t frame)
 {
 	for (int hops = 0; hops < 2; hops++) {
 		frame = word_at(frame, layout->frame_back);
-		if (!frame || !layout->frame_interp ||
-		    byte_at(frame + layout->frame_owner) != PY_OWNED_BY_CSTACK)
+		if (!frame || !entry_marker(frame))
 			return frame;
 	}
 	return 0;
+}
+
+/* A frame's code object; 0 for an entry marker. */
+static uint64_t frame_code(uint64_t frame)
+{
+	return entry_marker(frame) ? 0 : word_at(frame, layout->frame_code);
 }
 
 /* Is this code object's name "__enter__" (a compact ASCII str)? */
@@ -389,10 +401,9 @@ bool shim_python_maker(uint64_t *code, int64_t *lasti)
 		return false;
 	frame = current_frame(tstate);
 	for (int hops = 0; frame && hops < ORDER_FRAMES_SKIPPED; hops++) {
-		uint64_t c = word_at(frame, layout->frame_code);
+		uint64_t c = frame_code(frame);
 
-		if (c && !(layout->frame_interp &&
-			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK)) {
+		if (c) {
 			/* threading's factories make the locks of Condition,
 			 * Event, Semaphore...: the class is their caller's */
 			if (!str_ends(word_at(c, layout->code_filename), "/threading.py")) {
@@ -417,12 +428,10 @@ int shim_python_stack_text(char *out, size_t size, int max)
 		return 0;
 	frame = current_frame(tstate);
 	for (int hops = 0; frame && n < max && hops < 4 * max; hops++) {
-		uint64_t c = word_at(frame, layout->frame_code);
+		uint64_t c = frame_code(frame);
 		char where[512];
 
-		if (c && !(layout->frame_interp &&
-			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK) &&
-		    shim_python_where(c, frame_lasti(frame, c), where, sizeof(where),
+		if (c && shim_python_where(c, frame_lasti(frame, c), where, sizeof(where),
 				      NULL, 0)) {
 			int k = snprintf(out + used, size - used, "%s%s",
 					 n ? "\n" : "", where);
@@ -445,15 +454,12 @@ bool shim_python_entry(char *out, size_t size)
 		return false;
 	frame = current_frame(tstate);
 	for (int hops = 0; frame && hops < 1024; hops++) {
-		uint64_t c = word_at(frame, layout->frame_code);
-
+		uint64_t c = frame_code(frame);
 		uint64_t file = c ? word_at(c, layout->code_filename) : 0;
 
 		/* not threading's frames, nor the import machinery's (a main
 		 * thread's first waits are in its start-up imports) */
-		if (c && !(layout->frame_interp &&
-			   byte_at(frame + layout->frame_owner) == PY_OWNED_BY_CSTACK) &&
-		    !str_ends(file, "/threading.py") && !str_starts(file, "<frozen "))
+		if (c && !str_ends(file, "/threading.py") && !str_starts(file, "<frozen "))
 			entry = c;	/* the outermost so far */
 		frame = word_at(frame, layout->frame_back);
 	}
